@@ -1,0 +1,42 @@
+"""archsearch: neural architecture search for PyTorch.
+
+A study searches a space (WHAT can be built) with a strategy (WHICH next), scores
+architectures with an evaluator (HOW GOOD), runs them on an executor (WHERE) and keeps
+every trial in a storage it can resume from (WHAT HAPPENED).
+"""
+
+from archsearch.errors import ArchsearchError, ConfigError, GenotypeError, StudyError
+from archsearch.estimation import NB201Evaluator
+from archsearch.execution import InlineExecutor, SimulatedExecutor
+from archsearch.space import Architecture, NB201Space, SearchSpace, get_space
+from archsearch.storage import InMemoryStorage, SQLiteStorage
+from archsearch.strategies import RandomSearch, RegularizedEvolution, Strategy
+from archsearch.study import Study
+from archsearch.trial import Budget, Result, Trial, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Architecture",
+    "ArchsearchError",
+    "Budget",
+    "ConfigError",
+    "GenotypeError",
+    "InMemoryStorage",
+    "InlineExecutor",
+    "NB201Evaluator",
+    "NB201Space",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Result",
+    "SQLiteStorage",
+    "SearchSpace",
+    "SimulatedExecutor",
+    "Strategy",
+    "Study",
+    "StudyError",
+    "Trial",
+    "TrialState",
+    "__version__",
+    "get_space",
+]

@@ -1,0 +1,306 @@
+"""The `archsearch` command line.
+
+    archsearch search --space nb201 --benchmark nb201 --dataset cifar10 --strategy re \\
+        --budget 12000s --seed 0 --study runs/demo
+    archsearch status runs/demo
+    archsearch resume runs/demo [--budget 400trials]
+    archsearch export runs/demo [-o best.json]
+
+Bad input (an unknown name, a malformed value, a study made with another config, a
+corrupt database) prints one line, `archsearch: error: ...`, and exits with status 2
+without writing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.table import Table
+
+from archsearch import __version__
+from archsearch.config import StudyConfig, build_components
+from archsearch.errors import ArchsearchError, StudyError
+from archsearch.execution import Executor, InlineExecutor, SimulatedExecutor
+from archsearch.storage.sqlite import SQLiteStorage
+from archsearch.study import Study
+from archsearch.trial import Budget, Trial, TrialState
+
+DB_NAME = "study.db"
+TABULAR_EVALUATORS = ("nb201",)  # scored by look-up: their cost runs a simulated clock
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse's convention)
+        _fail(message)
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"archsearch: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value  # a bare word is a string
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="archsearch", description="Neural architecture search for PyTorch.")
+    parser.add_argument("--version", action="version", version=f"archsearch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    search = sub.add_parser("search", help="start (or continue) a search")
+    search.add_argument("--space", default="nb201", help="search space (default: nb201)")
+    search.add_argument("--benchmark", default="nb201", help="tabular benchmark that scores cells")
+    search.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120")
+    search.add_argument("--fidelity", type=int, default=12, help="benchmark epochs: 12 or 200")
+    search.add_argument(
+        "--signal-seed",
+        choices=("mean", "random"),
+        default="mean",
+        help="validation accuracy: seed mean, or one seed at random (200 epochs only)",
+    )
+    search.add_argument("--strategy", default="re", help="search strategy (default: re)")
+    search.add_argument(
+        "--strategy-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="strategy setting, e.g. population_size=20 (repeatable)",
+    )
+    search.add_argument("--budget", required=True, help="e.g. 12000s, 30m, 200trials")
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--study", required=True, type=Path, help="study folder")
+    search.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    resume = sub.add_parser("resume", help="continue a study after an interruption or crash")
+    resume.add_argument("study", type=Path)
+    resume.add_argument("--budget", help="a new total budget (default: the stored one)")
+    resume.add_argument("--quiet", action="store_true")
+
+    status = sub.add_parser("status", help="summarise a study")
+    status.add_argument("study", type=Path)
+    status.add_argument("--top", type=int, default=10, help="best trials to list")
+
+    export = sub.add_parser("export", help="write the best genotype as JSON")
+    export.add_argument("study", type=Path)
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except ArchsearchError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        print("archsearch: interrupted; continue with: archsearch resume STUDY", file=sys.stderr)
+        return 130
+
+
+# --- study folders ---------------------------------------------------------------------------
+def _stored(folder: Path) -> tuple[StudyConfig, Budget]:
+    """A study's config and budget, read without writing anything."""
+    db = folder / DB_NAME
+    if not db.exists():
+        raise StudyError(f"{folder}: no study here (missing {DB_NAME})")
+    with SQLiteStorage(db, readonly=True) as storage:
+        config, budget = storage.get_meta("config"), storage.get_meta("budget")
+    if config is None or budget is None:
+        raise StudyError(f"{db}: holds no study config")
+    return StudyConfig.parse(config), Budget.parse(budget)
+
+
+def _run(folder: Path, config: StudyConfig, budget: Budget, quiet: bool) -> None:
+    space, strategy, evaluator = build_components(config)  # every check before any write
+    executor: Executor = (
+        SimulatedExecutor() if config.evaluator in TABULAR_EVALUATORS else InlineExecutor()
+    )
+    with SQLiteStorage(folder / DB_NAME) as storage:
+        study = Study(space, strategy, storage, seed=config.seed, metric=config.metric, mode=config.mode)
+        if storage.get_meta("config") is None:
+            storage.set_meta("library_version", __version__)
+            storage.set_meta("created_at", time.time())
+            storage.set_meta("config", config.model_dump())
+        storage.set_meta("budget", str(budget))
+        done_before = len(study.completed())
+        with _Progress(budget, quiet, len(study.trials)) as progress:
+            study.optimize(evaluator, budget=budget, executor=executor, callbacks=[progress.update])
+        _print_summary(study, folder, len(study.completed()) - done_before)
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    budget = Budget.parse(args.budget)
+    config = StudyConfig.parse(
+        {
+            "space": args.space,
+            "strategy": args.strategy,
+            "strategy_options": dict(args.strategy_option),
+            "evaluator": args.benchmark,
+            "evaluator_options": {
+                "dataset": args.dataset,
+                "fidelity": args.fidelity,
+                "seed": args.signal_seed,
+            },
+            "seed": args.seed,
+        }
+    )
+    if (args.study / DB_NAME).exists():
+        stored, _ = _stored(args.study)
+        diff = config.differences(stored)
+        if diff:
+            raise StudyError(
+                f"{args.study} holds a study with a different config ({', '.join(diff)}); "
+                "use another --study folder, or `archsearch resume` to continue that one"
+            )
+    _run(args.study, config, budget, args.quiet)
+
+
+def cmd_resume(args: argparse.Namespace) -> None:
+    config, budget = _stored(args.study)
+    if args.budget is not None:
+        budget = Budget.parse(args.budget)
+    _run(args.study, config, budget, args.quiet)
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    from rich.console import Console
+
+    config, budget = _stored(args.study)
+    with SQLiteStorage(args.study / DB_NAME, readonly=True) as storage:
+        trials = storage.trials()
+    space = build_components(config)[0]
+    console = Console()
+    counts = {s: sum(t.state is s for t in trials) for s in TrialState}
+    clock = max((t.clock_end for t in trials if t.clock_end is not None), default=0.0)
+    console.print(
+        f"study {args.study}: {config.strategy} on {config.space} ({config.evaluator}), "
+        f"seed {config.seed}, budget {budget}, clock {clock:,.0f} s"
+    )
+    console.print(", ".join(f"{n} {s.value.lower()}" for s, n in counts.items()))
+    done = [t for t in trials if t.state is TrialState.COMPLETE and t.score is not None]
+    done.sort(key=lambda t: (-(t.score or 0.0), t.number))
+    if done:
+        console.print(_trials_table(done[: args.top], space.describe, f"best {min(args.top, len(done))}"))
+    if counts[TrialState.RUNNING]:
+        console.print("trials left RUNNING will run again on `archsearch resume`")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    config, _ = _stored(args.study)
+    with SQLiteStorage(args.study / DB_NAME, readonly=True) as storage:
+        trials = [t for t in storage.trials() if t.state is TrialState.COMPLETE and t.score is not None]
+    if not trials:
+        raise StudyError(f"{args.study}: no complete trial to export yet")
+    best = max(trials, key=lambda t: (t.score, -t.number))
+    space = build_components(config)[0]
+    document = {
+        **best.arch.to_dict(),
+        "description": space.describe(best.arch),
+        "trial": best.number,
+        "metrics": best.metrics,
+    }
+    text = json.dumps(document, indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        tmp = args.output.with_name(args.output.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(args.output)
+        print(f"wrote {args.output}", file=sys.stderr)
+
+
+COMMANDS = {"search": cmd_search, "resume": cmd_resume, "status": cmd_status, "export": cmd_export}
+
+
+# --- output ------------------------------------------------------------------------------------
+class _Progress:
+    """A rich progress bar over the budget (trials or clock seconds), redrawn at most 10x/s."""
+
+    def __init__(self, budget: Budget, quiet: bool, already: int) -> None:
+        self.budget, self.quiet, self.already = budget, quiet, already
+        self._last = 0.0
+        self._latest: tuple[Study, Trial] | None = None
+
+    def __enter__(self) -> _Progress:
+        if not self.quiet:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("[bold]searching"),
+                BarColumn(),
+                TextColumn("{task.percentage:>5.1f}%"),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                transient=False,
+            )
+            total = self.budget.trials if self.budget.seconds is None else self.budget.seconds
+            self.task = self.bar.add_task("search", total=total, info="", completed=0)
+            self.bar.start()
+        return self
+
+    def update(self, study: Study, trial: Trial, force: bool = False) -> None:
+        self._latest = (study, trial)
+        now = time.monotonic()
+        if self.quiet or (now - self._last < 0.1 and not force):
+            return
+        self._last = now
+        done = len(study.trials) if self.budget.seconds is None else (trial.clock_end or 0.0)
+        best = max((t.score for t in study.trials if t.score is not None), default=None)
+        info = f"{len(study.trials)} trials" + ("" if best is None else f", best score {best:.3f}")
+        self.bar.update(self.task, completed=done, info=info)
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.quiet:
+            if self._latest is not None:
+                self.update(*self._latest, force=True)
+            self.bar.stop()
+
+
+def _trials_table(trials: list[Trial], describe: Any, title: str) -> Table:
+    table = Table(title=title)
+    names = list(trials[0].metrics)
+    table.add_column("trial", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("architecture", overflow="fold")
+    for t in trials:
+        values = [f"{t.metrics[n]:.4g}" if n in t.metrics else "" for n in names]
+        table.add_row(str(t.number), *values, describe(t.arch))
+    return table
+
+
+def _print_summary(study: Study, folder: Path, new: int) -> None:
+    from rich.console import Console
+
+    console = Console()
+    s = study.summary()
+    console.print(
+        f"{folder}: {s['trials']} trials ({s['COMPLETE']} complete, {s['FAILED']} failed, "
+        f"{s['PRUNED']} pruned); {new} new in this run"
+    )
+    if study.completed():
+        best = study.best()
+        table = Table(title=f"best architecture: trial {best.number}", show_header=False)
+        table.add_column(overflow="fold")
+        table.add_column(overflow="fold")
+        table.add_row("architecture", study.space.describe(best.arch))
+        for name, value in best.metrics.items():
+            table.add_row(name, f"{value:.4g}")
+        console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Study configuration: validated with pydantic, stored with the study, and turned into the
+registered components it names. A stored config is what makes a study resumable."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from archsearch.errors import ConfigError
+from archsearch.estimation.base import EVALUATORS, Evaluator
+from archsearch.registry import Registry
+from archsearch.space.base import SPACES, SearchSpace, get_space
+from archsearch.strategies.base import STRATEGIES, Strategy
+
+
+def _registered(registry: Registry[Any], name: str) -> str:
+    registry.get(name)  # raises UnknownNameError with the choices
+    return name
+
+
+class StudyConfig(BaseModel):
+    """Everything that defines a study except its budget (which a resume may extend)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    space: str = "nb201"
+    strategy: str = "re"
+    strategy_options: dict[str, Any] = {}
+    evaluator: str = "nb201"
+    evaluator_options: dict[str, Any] = {}
+    metric: str | None = None
+    mode: Literal["max", "min"] | None = None
+    seed: int = 0
+
+    @field_validator("space")
+    @classmethod
+    def _space(cls, v: str) -> str:
+        return _registered(SPACES, v)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, v: str) -> str:
+        return _registered(STRATEGIES, v)
+
+    @field_validator("evaluator")
+    @classmethod
+    def _evaluator(cls, v: str) -> str:
+        return _registered(EVALUATORS, v)
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> StudyConfig:
+        """Validate, turning pydantic's report into one line that names the field."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            err = e.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "config"
+            cause = err.get("ctx", {}).get("error")
+            message = str(cause) if cause is not None else err["msg"]
+            raise ConfigError(f"config field {field!r}: {message}") from None
+
+    def differences(self, other: StudyConfig) -> list[str]:
+        """Names of the fields whose values differ."""
+        mine, theirs = self.model_dump(), other.model_dump()
+        return [k for k in mine if mine[k] != theirs[k]]
+
+
+def _construct(kind: str, name: str, factory: Any, *args: Any, **options: Any) -> Any:
+    """Call a registered builder, turning an unknown option into a clear error."""
+    params = inspect.signature(factory).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key in options:
+        if not takes_any and key not in params:
+            allowed = [p for p in params if p not in ("self", "space", "seed")]
+            raise ConfigError(f"{kind} {name!r} has no option {key!r}; options are {allowed}")
+    try:
+        return factory(*args, **options)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"{kind} {name!r}: {e}") from None
+
+
+def build_components(config: StudyConfig) -> tuple[SearchSpace, Strategy, Evaluator]:
+    """The space, strategy (seeded from the study seed) and evaluator a config names."""
+    space = get_space(config.space)
+    strategy = _construct(
+        "strategy",
+        config.strategy,
+        STRATEGIES.get(config.strategy),
+        space,
+        seed=config.seed,
+        **config.strategy_options,
+    )
+    evaluator_cls = EVALUATORS.get(config.evaluator)
+    evaluator = _construct("evaluator", config.evaluator, evaluator_cls, **config.evaluator_options)
+    if not evaluator.supports(space):
+        raise ConfigError(f"evaluator {config.evaluator!r} cannot score space {config.space!r}")
+    return space, strategy, evaluator

@@ -1,0 +1,6 @@
+"""HOW GOOD: evaluators (tabular benchmark now; training, weight sharing and proxies later)."""
+
+from archsearch.estimation.base import EVALUATORS, Evaluator, Pruned, Reporter, TrialContext
+from archsearch.estimation.tabular import NB201Evaluator
+
+__all__ = ["EVALUATORS", "Evaluator", "NB201Evaluator", "Pruned", "Reporter", "TrialContext"]

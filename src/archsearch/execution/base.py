@@ -1,0 +1,45 @@
+"""The executor contract: WHERE trials run, and the study's clock."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from archsearch.trial import Result, Trial
+
+Job = Callable[[], Result]
+
+
+@dataclass(frozen=True)
+class Finished:
+    trial: Trial
+    result: Result
+    clock_end: float
+
+
+class Executor(ABC):
+    """Runs trial jobs and keeps the study clock (wall or simulated seconds).
+
+    The study submits while `free_slots()` is positive and collects with `wait()`, so
+    the same loop drives one inline worker, a process pool or a simulated cluster.
+    """
+
+    clock: float = 0.0
+
+    @abstractmethod
+    def free_slots(self) -> int: ...
+
+    @abstractmethod
+    def submit(self, trial: Trial, job: Job) -> None:
+        """Start `job` for `trial` at the current clock."""
+
+    @abstractmethod
+    def wait(self) -> list[Finished]:
+        """Block until at least one submitted job finishes; [] if none is pending."""
+
+    @abstractmethod
+    def pending(self) -> int: ...
+
+    def shutdown(self) -> None:
+        """Stop workers; pending jobs are abandoned (they stay RUNNING in storage)."""

@@ -1,0 +1,6 @@
+"""WHAT can be built: genotypes and search spaces (no torch import here)."""
+
+from archsearch.space.base import SPACES, Architecture, Decision, SearchSpace, get_space
+from archsearch.space.nb201 import NB201Space
+
+__all__ = ["SPACES", "Architecture", "Decision", "NB201Space", "SearchSpace", "get_space"]

@@ -1,0 +1,45 @@
+"""The strategy contract: WHICH architecture to try next. Pure ask/tell, seeded; a
+strategy never trains and never reads a benchmark."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from archsearch.registry import Registry
+from archsearch.space.base import Architecture, SearchSpace
+from archsearch.trial import Result
+
+
+class Strategy(ABC):
+    """Proposes architectures (`ask`) and learns from their results (`tell`).
+
+    Contract:
+    * all randomness comes from `self.rng`, seeded by the study: the same seed and the
+      same sequence of tells give the same proposals;
+    * `ask()` may return None ("nothing to propose now"), and then changes no state;
+    * `tell()` receives every asked architecture's result once, COMPLETE, PRUNED or
+      FAILED; strategies maximise `result.score` (the study makes "higher is better");
+    * `state_dict()` is JSON-serialisable and `load_state_dict()` restores it exactly.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+        self.space = space
+        self.rng = np.random.default_rng(seed)
+
+    @abstractmethod
+    def ask(self) -> Architecture | None: ...
+
+    @abstractmethod
+    def tell(self, arch: Architecture, result: Result) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")

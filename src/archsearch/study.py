@@ -1,0 +1,228 @@
+"""The study: ask -> run -> report -> tell -> store, with storage the single source of truth.
+
+This is the only module that knows every part (space, strategy, evaluator, scheduler,
+executor, storage). A study resumes from its storage after any crash: the strategy is
+rebuilt from the same seed and the stored asks and tells are replayed in their original
+order (checking that each replayed ask proposes the stored architecture), trials left
+RUNNING are run again with the same number and seed, and no finished trial is repeated.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from archsearch.errors import ConfigError, DeterminismError
+from archsearch.estimation.base import Evaluator, TrialContext
+from archsearch.execution.base import Executor, Finished
+from archsearch.execution.inline import InlineExecutor
+from archsearch.schedulers.fifo import FIFOScheduler, Scheduler
+from archsearch.space.base import Architecture, SearchSpace
+from archsearch.storage.base import Storage
+from archsearch.storage.memory import InMemoryStorage
+from archsearch.strategies.base import Strategy
+from archsearch.trial import Budget, Result, Trial, TrialState
+
+Callback = Callable[["Study", Trial], None]
+_MASK64 = (1 << 64) - 1
+
+
+def trial_seed(study_seed: int, number: int) -> int:
+    """A well-mixed 31-bit seed per trial (SplitMix64 of the pair): re-running a trial
+    after a crash gives it the same seed, and neighbouring trials get unrelated ones."""
+    z = (study_seed * 0x9E3779B97F4A7C15 + number + 1) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return (z ^ (z >> 31)) & 0x7FFFFFFF
+
+
+def run_job(evaluator: Evaluator, arch: Architecture, ctx: TrialContext) -> Result:
+    """Evaluate, turning any exception into a FAILED result with its error text."""
+    start = time.perf_counter()
+    try:
+        return evaluator.evaluate(arch, ctx)
+    except Exception as e:  # a failing trial must never stop the search
+        where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+        at = f" (at {where.name}:{where.lineno})" if where else ""
+        return Result.failed(f"{type(e).__name__}: {e}{at}", cost=time.perf_counter() - start)
+
+
+def _job(evaluator: Evaluator, arch: Architecture, ctx: TrialContext) -> Callable[[], Result]:
+    return lambda: run_job(evaluator, arch, ctx)
+
+
+class Study:
+    """A search: a space, a strategy and a storage, optimised against an evaluator.
+
+    `metric` and `mode` name the objective; by default the evaluator's. Strategies see
+    `result.score`, the metric made "higher is better".
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        strategy: Strategy,
+        storage: Storage | None = None,
+        *,
+        seed: int = 0,
+        metric: str | None = None,
+        mode: str | None = None,
+    ) -> None:
+        if mode not in (None, "max", "min"):
+            raise ConfigError(f"mode: choose 'max' or 'min', not {mode!r}")
+        self.space = space
+        self.strategy = strategy
+        self.storage = storage if storage is not None else InMemoryStorage()
+        self.seed = seed
+        self.metric = metric
+        self.mode = mode
+        self._trials: list[Trial] = []
+        self._seq = 0
+        self._restore()
+
+    # --- resume ---------------------------------------------------------------------------
+    def _restore(self) -> None:
+        """Rebuild the strategy's state by replaying the stored asks and tells in order."""
+        trials = self.storage.trials()
+        events: list[tuple[int, str, Trial]] = [(t.ask_seq, "ask", t) for t in trials]
+        events += [(t.tell_seq, "tell", t) for t in trials if t.tell_seq is not None]
+        events.sort(key=lambda e: e[0])
+        for _, kind, t in events:
+            if kind == "ask":
+                arch = self.strategy.ask()
+                if arch != t.arch:
+                    raise DeterminismError(
+                        f"resume: strategy proposed {arch and self.space.describe(arch)!r} "
+                        f"where trial {t.number} stored {self.space.describe(t.arch)!r}; "
+                        "the study's config or the strategy's code changed"
+                    )
+            else:
+                self.strategy.tell(t.arch, t.result())
+        self._trials = trials
+        self._seq = 1 + max((e[0] for e in events), default=-1)
+
+    # --- the loop ---------------------------------------------------------------------------
+    def optimize(
+        self,
+        evaluator: Evaluator,
+        *,
+        budget: Budget | str,
+        executor: Executor | None = None,
+        scheduler: Scheduler | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        """Search until the budget (trials, seconds on the executor's clock, or both) is
+        spent or the strategy has nothing left to propose. Trials left RUNNING by an
+        earlier crash run first."""
+        budget = budget if isinstance(budget, Budget) else Budget.parse(budget)
+        executor = executor if executor is not None else InlineExecutor()
+        scheduler = scheduler if scheduler is not None else FIFOScheduler()
+        if self.metric is None:
+            self.metric = evaluator.metric
+        if self.mode is None:
+            self.mode = evaluator.mode
+        executor.clock = max(
+            [t.clock_end for t in self._trials if t.clock_end is not None], default=0.0
+        )
+        # Trials a crash left RUNNING run again first, with their number and seed.
+        requeue = [t for t in self._trials if t.state is TrialState.RUNNING]
+        exhausted = False
+        while True:
+            while executor.free_slots() > 0:
+                if requeue:
+                    trial = requeue.pop(0)
+                    trial.clock_start, trial.started_at = executor.clock, time.time()
+                    self.storage.requeue_trial(trial)
+                elif exhausted or budget.exhausted(len(self._trials), executor.clock):
+                    exhausted = True
+                    break
+                else:
+                    arch = self.strategy.ask()
+                    if arch is None:  # nothing to propose until a pending trial finishes
+                        exhausted = executor.pending() == 0
+                        break
+                    trial = self._new_trial(arch, executor.clock)
+                ctx = TrialContext(trial.number, trial.seed, scheduler.reporter(trial))
+                executor.submit(trial, _job(evaluator, trial.arch, ctx))
+            if executor.pending() == 0:
+                break
+            for done in executor.wait():
+                self._finish(done, callbacks)
+
+    def _new_trial(self, arch: Architecture, clock: float) -> Trial:
+        number = len(self._trials)
+        trial = Trial(
+            number=number,
+            arch=arch,
+            seed=trial_seed(self.seed, number),
+            clock_start=clock,
+            ask_seq=self._next_seq(),
+            started_at=time.time(),
+        )
+        self.storage.add_trial(trial)
+        self._trials.append(trial)
+        return trial
+
+    def _finish(self, done: Finished, callbacks: Sequence[Callback]) -> None:
+        trial, result = done.trial, self._scored(done.result)
+        trial.state, trial.metrics, trial.score = result.state, result.metrics, result.score
+        trial.cost, trial.error = result.cost, result.error
+        trial.clock_end, trial.finished_at = done.clock_end, time.time()
+        trial.tell_seq = self._next_seq()
+        self.storage.finish_trial(trial)
+        self.strategy.tell(trial.arch, result)
+        for callback in callbacks:
+            callback(self, trial)
+
+    def _scored(self, result: Result) -> Result:
+        if result.state is not TrialState.COMPLETE:
+            return result
+        value = result.metrics.get(self.metric or "")
+        if value is None:
+            return Result.failed(f"the evaluator returned no {self.metric!r} metric", result.cost)
+        if not math.isfinite(value):
+            return Result(TrialState.FAILED, result.metrics, result.cost, f"{self.metric} is {value}")
+        return result.with_score(value if self.mode == "max" else -value)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq - 1
+
+    # --- results --------------------------------------------------------------------------
+    @property
+    def trials(self) -> list[Trial]:
+        return list(self._trials)
+
+    def completed(self) -> list[Trial]:
+        return [t for t in self._trials if t.state is TrialState.COMPLETE]
+
+    def best(self) -> Trial:
+        """The complete trial with the best score (the earliest among equals)."""
+        done = self.completed()
+        if not done:
+            raise ValueError("the study has no complete trial yet")
+        return max(done, key=lambda t: (t.score, -t.number))
+
+    def pareto_front(self, objectives: Sequence[tuple[str, str]]) -> list[Trial]:
+        """Complete trials no other complete trial dominates, for objectives given as
+        (metric, "max" | "min") pairs, e.g. [("val_acc", "max"), ("params_m", "min")]."""
+
+        def point(t: Trial) -> tuple[float, ...]:
+            return tuple(t.metrics[m] if d == "max" else -t.metrics[m] for m, d in objectives)
+
+        points = [(t, point(t)) for t in self.completed() if all(m in t.metrics for m, _ in objectives)]
+        front = []
+        for t, p in points:
+            dominated = any(all(a >= b for a, b in zip(q, p)) and q != p for _, q in points)
+            if not dominated:
+                front.append(t)
+        return front
+
+    def summary(self) -> dict[str, Any]:
+        counts = {s.value: 0 for s in TrialState}
+        for t in self._trials:
+            counts[t.state.value] += 1
+        return {"trials": len(self._trials), **counts}
