@@ -1,6 +1,13 @@
 """WHAT can be built: genotypes and search spaces (no torch import here)."""
 
-from archsearch.space.base import SPACES, Architecture, Decision, SearchSpace, get_space
+from archsearch.space.base import (
+    SPACES,
+    Architecture,
+    Decision,
+    SearchSpace,
+    TaskSpec,
+    get_space,
+)
 from archsearch.space.nb201 import NB201Space
 
-__all__ = ["SPACES", "Architecture", "Decision", "NB201Space", "SearchSpace", "get_space"]
+__all__ = ["SPACES", "Architecture", "Decision", "NB201Space", "SearchSpace", "TaskSpec", "get_space"]

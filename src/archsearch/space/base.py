@@ -83,6 +83,14 @@ class Architecture:
 
 
 @dataclass(frozen=True)
+class TaskSpec:
+    """What a built network must fit: input shape (channels, height, width) and classes."""
+
+    input_shape: tuple[int, ...]
+    num_classes: int
+
+
+@dataclass(frozen=True)
 class Decision:
     """One categorical choice of a space, with its options in a fixed order."""
 
@@ -195,7 +203,7 @@ class SearchSpace(ABC):
             n *= len(d.options)
         return n
 
-    def build(self, arch: Architecture, task: Any) -> nn.Module:
+    def build(self, arch: Architecture, task: TaskSpec) -> nn.Module:
         """The PyTorch network of this genotype for a task (input shape, classes)."""
         raise NotImplementedError(f"space {self.id} does not build networks yet")
 
