@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("study", type=Path)
     status.add_argument("--top", type=int, default=10, help="best trials to list")
 
+    bench = sub.add_parser("bench", help="look a cell up in a tabular benchmark")
+    bench.add_argument("benchmark", choices=TABULAR_EVALUATORS)
+    bench.add_argument("--arch", required=True, help="arch string, official index or JSON genotype")
+    bench.add_argument("--dataset", help="one dataset (default: all)")
+
     export = sub.add_parser("export", help="write the best genotype as JSON")
     export.add_argument("study", type=Path)
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
@@ -129,7 +134,9 @@ def _run(folder: Path, config: StudyConfig, budget: Budget, quiet: bool) -> None
         SimulatedExecutor() if config.evaluator in TABULAR_EVALUATORS else InlineExecutor()
     )
     with SQLiteStorage(folder / DB_NAME) as storage:
-        study = Study(space, strategy, storage, seed=config.seed, metric=config.metric, mode=config.mode)
+        study = Study(
+            space, strategy, storage, seed=config.seed, metric=config.metric, mode=config.mode
+        )
         if storage.get_meta("config") is None:
             storage.set_meta("library_version", __version__)
             storage.set_meta("created_at", time.time())
@@ -157,6 +164,7 @@ def cmd_search(args: argparse.Namespace) -> None:
             "seed": args.seed,
         }
     )
+    build_components(config)  # reports a bad name or option before comparing configs
     if (args.study / DB_NAME).exists():
         stored, _ = _stored(args.study)
         diff = config.differences(stored)
@@ -193,7 +201,9 @@ def cmd_status(args: argparse.Namespace) -> None:
     done = [t for t in trials if t.state is TrialState.COMPLETE and t.score is not None]
     done.sort(key=lambda t: (-(t.score or 0.0), t.number))
     if done:
-        console.print(_trials_table(done[: args.top], space.describe, f"best {min(args.top, len(done))}"))
+        console.print(
+            _trials_table(done[: args.top], space.describe, f"best {min(args.top, len(done))}")
+        )
     if counts[TrialState.RUNNING]:
         console.print("trials left RUNNING will run again on `archsearch resume`")
 
@@ -201,7 +211,9 @@ def cmd_status(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     config, _ = _stored(args.study)
     with SQLiteStorage(args.study / DB_NAME, readonly=True) as storage:
-        trials = [t for t in storage.trials() if t.state is TrialState.COMPLETE and t.score is not None]
+        trials = [
+            t for t in storage.trials() if t.state is TrialState.COMPLETE and t.score is not None
+        ]
     if not trials:
         raise StudyError(f"{args.study}: no complete trial to export yet")
     best = max(trials, key=lambda t: (t.score, -t.number))
@@ -222,7 +234,47 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"wrote {args.output}", file=sys.stderr)
 
 
-COMMANDS = {"search": cmd_search, "resume": cmd_resume, "status": cmd_status, "export": cmd_export}
+def cmd_bench(args: argparse.Namespace) -> None:
+    from rich.console import Console
+
+    from archsearch.benchmarks.nb201 import DATASETS, NB201Table, dataset_name
+    from archsearch.space.nb201 import NB201Space
+
+    space, table = NB201Space(), NB201Table()
+    arch = space.parse(args.arch)
+    index = space.index(arch)
+    datasets = DATASETS if args.dataset is None else (dataset_name(args.dataset),)
+    out = Table(title=f"NAS-Bench-201 #{index}: {space.to_arch_str(arch)}")
+    for column in (
+        "dataset",
+        "valid 12ep",
+        "test 12ep",
+        "valid 200ep",
+        "test 200ep",
+        "params M",
+        "train s",
+    ):
+        out.add_column(column, justify="right", no_wrap=column == "dataset")
+    for ds in datasets:
+        out.add_row(
+            ds,
+            f"{table.valid_acc(index, ds, 12):.2f}",
+            f"{table.test_acc(index, ds, 12):.2f}",
+            f"{table.valid_acc(index, ds, 200):.2f}",
+            f"{table.test_acc(index, ds, 200):.2f}",
+            f"{table.params_m(index, ds):.3f}",
+            f"{table.train_time_s(index, ds, 200):.0f}",
+        )
+    Console().print(out)
+
+
+COMMANDS = {
+    "search": cmd_search,
+    "bench": cmd_bench,
+    "resume": cmd_resume,
+    "status": cmd_status,
+    "export": cmd_export,
+}
 
 
 # --- output ------------------------------------------------------------------------------------

@@ -184,7 +184,9 @@ class Study:
         if value is None:
             return Result.failed(f"the evaluator returned no {self.metric!r} metric", result.cost)
         if not math.isfinite(value):
-            return Result(TrialState.FAILED, result.metrics, result.cost, f"{self.metric} is {value}")
+            return Result(
+                TrialState.FAILED, result.metrics, result.cost, f"{self.metric} is {value}"
+            )
         return result.with_score(value if self.mode == "max" else -value)
 
     def _next_seq(self) -> int:
@@ -213,10 +215,14 @@ class Study:
         def point(t: Trial) -> tuple[float, ...]:
             return tuple(t.metrics[m] if d == "max" else -t.metrics[m] for m, d in objectives)
 
-        points = [(t, point(t)) for t in self.completed() if all(m in t.metrics for m, _ in objectives)]
+        points = [
+            (t, point(t)) for t in self.completed() if all(m in t.metrics for m, _ in objectives)
+        ]
         front = []
         for t, p in points:
-            dominated = any(all(a >= b for a, b in zip(q, p)) and q != p for _, q in points)
+            dominated = any(
+                all(a >= b for a, b in zip(q, p, strict=False)) and q != p for _, q in points
+            )
             if not dominated:
                 front.append(t)
         return front

@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+
 from archsearch.errors import ConfigError
 from archsearch.space.base import Architecture
 

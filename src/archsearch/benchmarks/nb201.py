@@ -67,7 +67,9 @@ class NB201Table:
         try:
             return _arrays()[key]
         except KeyError:
-            raise ConfigError(f"NAS-Bench-201 has no column {name!r} at {fidelity} epochs") from None
+            raise ConfigError(
+                f"NAS-Bench-201 has no column {name!r} at {fidelity} epochs"
+            ) from None
 
     def valid_acc(
         self, index: int, dataset: str, fidelity: int = 200, rng: np.random.Generator | None = None

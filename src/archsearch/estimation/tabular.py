@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.benchmarks.nb201 import NB201Table, fidelity_epochs, dataset_name
+from archsearch.benchmarks.nb201 import NB201Table, dataset_name, fidelity_epochs
 from archsearch.errors import ConfigError, GenotypeError
 from archsearch.estimation.base import EVALUATORS, Evaluator, TrialContext
 from archsearch.space.base import Architecture, SearchSpace

@@ -10,4 +10,12 @@ from archsearch.space.base import (
 )
 from archsearch.space.nb201 import NB201Space
 
-__all__ = ["SPACES", "Architecture", "Decision", "NB201Space", "SearchSpace", "TaskSpec", "get_space"]
+__all__ = [
+    "SPACES",
+    "Architecture",
+    "Decision",
+    "NB201Space",
+    "SearchSpace",
+    "TaskSpec",
+    "get_space",
+]

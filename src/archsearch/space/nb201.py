@@ -60,7 +60,9 @@ class NB201Space(SearchSpace):
     # --- official encodings -------------------------------------------------------------
     def to_arch_str(self, arch: Architecture) -> str:
         ops = arch.values
-        groups = [[f"{ops[k]}~{i}" for k, (i, j) in enumerate(EDGES) if j == node] for node in (1, 2, 3)]
+        groups = [
+            [f"{ops[k]}~{i}" for k, (i, j) in enumerate(EDGES) if j == node] for node in (1, 2, 3)
+        ]
         return "+".join("|" + "|".join(g) + "|" for g in groups)
 
     def from_arch_str(self, text: str) -> Architecture:
@@ -74,19 +76,26 @@ class NB201Space(SearchSpace):
         ops: dict[tuple[int, int], str] = {}
         for node, group in enumerate(groups, start=1):
             if not (group.startswith("|") and group.endswith("|")) or len(group) < 2:
-                raise GenotypeError(f"nb201 arch string: node {node} group {group!r} must be |op~i|...|")
+                raise GenotypeError(
+                    f"nb201 arch string: node {node} group {group!r} must be |op~i|...|"
+                )
             entries = group[1:-1].split("|")
             if len(entries) != node:
                 raise GenotypeError(
-                    f"nb201 arch string: node {node} needs {node} inputs, got {len(entries)} in {group!r}"
+                    f"nb201 arch string: node {node} needs {node} inputs, "
+                    f"got {len(entries)} in {group!r}"
                 )
             for entry in entries:
                 m = _NODE_RE.match(entry)
                 if not m:
-                    raise GenotypeError(f"nb201 arch string: cannot read edge {entry!r} (want op~i)")
+                    raise GenotypeError(
+                        f"nb201 arch string: cannot read edge {entry!r} (want op~i)"
+                    )
                 op, src = m.group(1), int(m.group(2))
                 if op not in _OP_CODE:
-                    raise GenotypeError(f"nb201 arch string: unknown op {op!r}; ops are {list(OPS)}")
+                    raise GenotypeError(
+                        f"nb201 arch string: unknown op {op!r}; ops are {list(OPS)}"
+                    )
                 if src >= node or (src, node) in ops:
                     raise GenotypeError(
                         f"nb201 arch string: node {node} cannot take input ~{src} in {group!r}"
@@ -110,7 +119,9 @@ class NB201Space(SearchSpace):
         if not 0 <= index < N_ARCHS:
             raise GenotypeError(f"nb201 index {index} out of range 0..{N_ARCHS - 1}")
         codes = _official_order()[0][index]
-        return Architecture(self.id, tuple(zip(_EDGE_NAMES, [OPS[int(c)] for c in codes], strict=True)))
+        return Architecture(
+            self.id, tuple(zip(_EDGE_NAMES, [OPS[int(c)] for c in codes], strict=True))
+        )
 
     def parse(self, text: str) -> Architecture:
         """An arch string, an official index, or a JSON genotype."""

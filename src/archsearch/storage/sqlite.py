@@ -65,7 +65,9 @@ class SQLiteStorage(Storage):
 
     def _check_readable(self) -> None:
         # Reading the schema fails on a file that is not an SQLite database at all.
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         if tables and not {"meta", "trials"} <= tables:
             raise sqlite3.DatabaseError("it has tables, but not an archsearch study's")
         if tables:
@@ -88,7 +90,9 @@ class SQLiteStorage(Storage):
         )
 
     def add_trial(self, trial: Trial) -> None:
-        self._db.execute(f"INSERT INTO trials({_COLUMNS}) VALUES ({', '.join('?' * 14)})", _row(trial))
+        self._db.execute(
+            f"INSERT INTO trials({_COLUMNS}) VALUES ({', '.join('?' * 14)})", _row(trial)
+        )
 
     def finish_trial(self, trial: Trial) -> None:
         self._db.execute(

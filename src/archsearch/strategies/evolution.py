@@ -30,7 +30,7 @@ class RegularizedEvolution(Strategy):
         super().__init__(space, seed)
         if population_size < 1:
             raise ConfigError(f"population_size must be >= 1, got {population_size}")
-        if not 1 <= sample_size:
+        if not sample_size >= 1:
             raise ConfigError(f"sample_size must be >= 1, got {sample_size}")
         self.population_size = int(population_size)
         self.sample_size = int(sample_size)
@@ -63,4 +63,6 @@ class RegularizedEvolution(Strategy):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.n_asked = int(state["n_asked"])
-        self.population = deque((Architecture.from_json(a), float(s)) for a, s in state["population"])
+        self.population = deque(
+            (Architecture.from_json(a), float(s)) for a, s in state["population"]
+        )
