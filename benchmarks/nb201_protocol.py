@@ -1,0 +1,263 @@
+"""The NAS-Bench-201 protocol every archsearch strategy is judged by.
+
+Per dataset: the search signal is the 12-epoch validation accuracy on that dataset, each
+query costs its simulated seconds (the 200-epoch training time x 12/200), the budget is
+12,000 s (cifar10), 40,000 s (cifar100) or 120,000 s (ImageNet16-120), and a run's result
+is the 200-epoch test accuracy of the architecture with the best signal seen, with its
+signal regret (the best 12-epoch validation accuracy in the space minus the best found).
+
+The NB201 paper's variant (Dong & Yang, ICLR 2020, Table 5): search on cifar10 only
+(12-epoch `cifar10-valid` signal, 12,000 s), report the found architecture's 200-epoch
+validation and test accuracy on all three datasets.
+
+Every run is an ordinary `Study` (in-memory storage, simulated-clock executor, tabular
+evaluator): the code path real searches use.
+
+    python benchmarks/nb201_protocol.py                      # random and re, 500 runs
+    python benchmarks/nb201_protocol.py --strategies re ls --runs 100 --output /tmp/x.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reporting import RESULTS, header, write
+
+from archsearch.benchmarks.nb201 import DATASETS, NB201Table
+from archsearch.estimation.tabular import NB201Evaluator
+from archsearch.execution.simulated import SimulatedExecutor
+from archsearch.space.base import Architecture
+from archsearch.space.nb201 import NB201Space
+from archsearch.storage.memory import InMemoryStorage
+from archsearch.strategies import STRATEGIES, Strategy
+from archsearch.study import Study
+from archsearch.trial import Result
+
+BUDGETS = {"cifar10": 12_000.0, "cifar100": 40_000.0, "ImageNet16-120": 120_000.0}
+SHORT = {"cifar10": "C10", "cifar100": "C100", "ImageNet16-120": "IN16"}
+
+# Published rows, for comparison only (see ../shared/benchmarks/REFERENCE_RESULTS.md in the
+# project's shared data for their provenance). NB201 paper, Table 5: searched on cifar10
+# with a 12,000 s budget and one random training seed per query, 500 runs; valid / test.
+PAPER_ROWS = {
+    "RS (NB201 paper)": (
+        "90.93±0.36 / 93.70±0.36",
+        "70.93±1.09 / 71.04±1.07",
+        "44.45±1.10 / 44.57±1.25",
+    ),
+    "REA (NB201 paper)": (
+        "91.19±0.31 / 93.92±0.30",
+        "71.81±1.12 / 71.84±0.99",
+        "45.15±0.89 / 45.54±1.03",
+    ),
+    "REINFORCE (NB201 paper)": (
+        "91.09±0.37 / 93.85±0.37",
+        "71.61±1.12 / 71.71±1.09",
+        "45.05±1.02 / 45.24±1.18",
+    ),
+    "BOHB (NB201 paper)": (
+        "90.82±0.53 / 93.61±0.52",
+        "70.74±1.29 / 70.85±1.28",
+        "44.26±1.36 / 44.42±1.49",
+    ),
+    "optimum (best test in the table)": ("91.61 / 94.37", "73.49 / 73.51", "46.73 / 47.31"),
+}
+# Per-dataset searches measured by the archsearch maintainers with Optuna 5.0 under this
+# protocol, 200 runs (test accuracy; signal regret), as quoted in the strategies issue.
+# (test, regret) per dataset.
+PER_DATASET_ROWS = {
+    "Optuna TPE (maintainers, 200 runs)": (("94.11", "0.38"), ("72.41", "0.25"), ("45.97", "0.61")),
+    "Optuna GPSampler (maintainers)": (("94.22", "–"), ("–", "–"), ("–", "–")),
+}
+
+
+class TimedStrategy(Strategy):
+    """Delegates to a strategy and times its ask and tell calls (the strategy overhead)."""
+
+    def __init__(self, inner: Strategy) -> None:
+        self.inner, self.space, self.rng = inner, inner.space, inner.rng
+        self.seconds = 0.0
+        self.calls = 0
+
+    def ask(self) -> Architecture | None:
+        start = time.perf_counter()
+        arch = self.inner.ask()
+        self.seconds += time.perf_counter() - start
+        return arch
+
+    def tell(self, arch: Architecture, result: Result) -> None:
+        start = time.perf_counter()
+        self.inner.tell(arch, result)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+
+
+@dataclass(frozen=True)
+class Job:
+    strategy: str
+    options: tuple[tuple[str, Any], ...]
+    dataset: str  # the search dataset
+    seeds: tuple[int, ...]
+
+
+def run_chunk(job: Job) -> list[dict[str, Any]]:
+    space, table = NB201Space(), NB201Table()
+    evaluator = NB201Evaluator(job.dataset, fidelity=12)
+    best_signal = table.best_valid(job.dataset, 12)
+    rows = []
+    for seed in job.seeds:
+        strategy = TimedStrategy(
+            STRATEGIES.get(job.strategy)(space, seed=seed, **dict(job.options))
+        )
+        study = Study(space, strategy, InMemoryStorage(), seed=seed)
+        start = time.perf_counter()
+        study.optimize(evaluator, budget=f"{BUDGETS[job.dataset]}s", executor=SimulatedExecutor())
+        wall = time.perf_counter() - start
+        best = study.best()
+        index = space.index(best.arch)
+        rows.append(
+            {
+                "seed": seed,
+                "queries": len(study.trials),
+                "regret": best_signal - float(best.score or 0.0),
+                "overhead_ms": 1000 * strategy.seconds / max(strategy.calls, 1),
+                "wall_s": wall,
+                # the found cell on every dataset (the paper's variant reads all three)
+                **{f"test/{ds}": table.test_acc(index, ds, 200) for ds in DATASETS},
+                **{f"valid/{ds}": table.valid_acc(index, ds, 200) for ds in DATASETS},
+            }
+        )
+    return rows
+
+
+def parse_strategy(text: str) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """'re' or 're:population_size=20,sample_size=5'."""
+    name, _, opts = text.partition(":")
+    options = []
+    for item in filter(None, opts.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            parsed: Any = int(value)
+        except ValueError:
+            try:
+                parsed = float(value)
+            except ValueError:
+                parsed = {"true": True, "false": False}.get(value.lower(), value)
+        options.append((key, parsed))
+    return name, tuple(options)
+
+
+def mean_std(values: Sequence[float]) -> str:
+    return f"{statistics.fmean(values):.2f}±{statistics.pstdev(values):.2f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--strategies", nargs="+", default=["random", "re"])
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--output", type=Path, default=RESULTS / "nb201.md")
+    args = parser.parse_args(argv)
+
+    strategies = [parse_strategy(s) for s in args.strategies]
+    for name, _ in strategies:
+        STRATEGIES.get(name)  # fail fast on a typo
+    chunk = max(1, args.runs // (4 * max(args.workers, 1)))
+    jobs = [
+        Job(name, options, ds, tuple(range(lo, min(lo + chunk, args.runs))))
+        for name, options in strategies
+        for ds in DATASETS
+        for lo in range(0, args.runs, chunk)
+    ]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        chunks = list(pool.map(run_chunk, jobs))
+    wall = time.perf_counter() - start
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for job, rows in zip(jobs, chunks, strict=True):
+        label = job.strategy + "".join(f",{k}={v}" for k, v in job.options)
+        results.setdefault((label, job.dataset), []).extend(rows)
+
+    labels = list(dict.fromkeys(label for label, _ in results))
+    lines = [
+        *header("NAS-Bench-201 protocol", "nb201_protocol.py", argv),
+        f"- {args.workers} worker processes",
+        f"- runs per strategy and dataset: {args.runs}; wall time of the whole protocol: {wall:.1f} s",
+        "- signal: 12-epoch validation accuracy (seed mean: the 12-epoch table has no per-seed values);",
+        "  cost per query: 200-epoch training time x 12/200 (simulated seconds); a query starts",
+        "  while the clock is under budget, so the last one may cross it.",
+        "- test: 200-epoch test accuracy of the architecture with the best signal;",
+        "  regret: best 12-epoch validation accuracy in the space minus the best found;",
+        "  overhead: mean strategy ask+tell time per trial.",
+        "",
+        "## Per dataset (search and report on the same dataset)",
+        "",
+        "| strategy | "
+        + " | ".join(
+            f"{SHORT[ds]} test | {SHORT[ds]} regret | {SHORT[ds]} queries" for ds in DATASETS
+        )
+        + " | overhead ms |",
+        "|---" * (1 + 3 * len(DATASETS) + 1) + "|",
+    ]
+    for label in labels:
+        cells = []
+        overheads = []
+        for ds in DATASETS:
+            rows = results[(label, ds)]
+            cells += [
+                mean_std([r[f"test/{ds}"] for r in rows]),
+                mean_std([r["regret"] for r in rows]),
+                f"{statistics.fmean(r['queries'] for r in rows):.1f}",
+            ]
+            overheads += [r["overhead_ms"] for r in rows]
+        lines.append(
+            f"| {label} | " + " | ".join(cells) + f" | {statistics.median(overheads):.3f} |"
+        )
+    for ref, cells in PER_DATASET_ROWS.items():
+        lines.append(f"| {ref} | " + " | ".join(f"{t} | {r} | –" for t, r in cells) + " | – |")
+    lines += [
+        "",
+        "## The NB201 paper's variant (search on cifar10, 12,000 s; the found cell on all three)",
+        "",
+        "Valid / test at 200 epochs. The paper's signal is one random training seed per query;",
+        "ours is the seed mean (see the note below).",
+        "",
+        "| strategy | C10 valid / test | C100 valid / test | IN16 valid / test | queries |",
+        "|---|---|---|---|---|",
+    ]
+    for label in labels:
+        rows = results[(label, "cifar10")]
+        cells = [
+            f"{mean_std([r[f'valid/{ds}'] for r in rows])} / {mean_std([r[f'test/{ds}'] for r in rows])}"
+            for ds in DATASETS
+        ]
+        lines.append(
+            f"| {label} | "
+            + " | ".join(cells)
+            + f" | {statistics.fmean(r['queries'] for r in rows):.1f} |"
+        )
+    for ref, cells in PAPER_ROWS.items():
+        lines.append(f"| {ref} | " + " | ".join(cells) + " | |")
+    lines += [
+        "",
+        "Note on the comparison with the paper: its queries return one randomly drawn training",
+        "seed's 12-epoch accuracy (NATS-Bench `is_random=True`), ours the mean over seeds, since",
+        "the 12-epoch table holds means only. A less noisy signal can only help selection, so",
+        "our rows may sit slightly above the paper's; the reproduction goal is to land within",
+        "0.15 of its cifar10 test means for RS (93.70) and REA (93.92).",
+    ]
+    write(lines, args.output)
+
+
+if __name__ == "__main__":
+    main()
