@@ -54,3 +54,16 @@ def test_tabular_evaluator_metrics_and_cost() -> None:
     assert a == b  # the draw is fixed by the trial seed
     with pytest.raises(ConfigError, match="fidelity 200"):
         NB201Evaluator("cifar10", fidelity=12, seed="random")
+
+
+def test_query_by_architecture_index_or_string() -> None:
+    text = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    by_string = TABLE.query(text, "cifar10", 200)
+    assert (
+        by_string
+        == TABLE.query(6111, "cifar10", 200)
+        == TABLE.query(SPACE.from_index(6111), "cifar10")
+    )
+    assert by_string["index"] == 6111 and by_string["test_acc"] == pytest.approx(94.3733, abs=1e-4)
+    low = TABLE.query(6111, "cifar10", 12)
+    assert low["cost_s"] == pytest.approx(by_string["train_time_s"] * 12 / 200)

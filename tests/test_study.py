@@ -38,6 +38,9 @@ def test_trial_budget_and_determinism() -> None:
     assert len(a.trials) == 150 and sequence(a) == sequence(b)
     assert sequence(a) != sequence(_run_seed(1))
     assert a.best().score == max(t.score for t in a.trials if t.score is not None)
+    rows = a.trials_table()
+    assert len(rows) == 150 and rows[0]["number"] == 0 and "val_acc" in rows[0]
+    assert rows[a.best().number]["score"] == a.best().score
 
 
 def _run_seed(seed: int) -> Study:

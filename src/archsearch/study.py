@@ -227,6 +227,23 @@ class Study:
                 front.append(t)
         return front
 
+    def trials_table(self) -> list[dict[str, Any]]:
+        """One flat row per trial (number, state, score, cost, clock, metrics,
+        architecture): ready for `pandas.DataFrame(rows)` or a CSV writer."""
+        return [
+            {
+                "number": t.number,
+                "state": t.state.value,
+                "score": t.score,
+                "cost": t.cost,
+                "clock_end": t.clock_end,
+                **t.metrics,
+                "error": t.error,
+                "arch": self.space.describe(t.arch),
+            }
+            for t in self._trials
+        ]
+
     def summary(self) -> dict[str, Any]:
         counts = {s.value: 0 for s in TrialState}
         for t in self._trials:

@@ -18,6 +18,8 @@ from importlib import resources
 import numpy as np
 
 from archsearch.errors import ConfigError
+from archsearch.space.base import Architecture
+from archsearch.space.nb201 import NB201Space
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 FIDELITIES = (12, 200)
@@ -103,6 +105,30 @@ class NB201Table:
     def query_cost(self, index: int, dataset: str, fidelity: int) -> float:
         """Simulated seconds one query costs: training at that fidelity."""
         return self.train_time_s(index, dataset, fidelity)
+
+    def query(
+        self,
+        arch: Architecture | int | str,
+        dataset: str,
+        fidelity: int = 200,
+        rng: np.random.Generator | None = None,
+    ) -> dict[str, float]:
+        """Every number for one cell (a genotype, an official index or an arch string)."""
+        if isinstance(arch, int):
+            index = arch
+            NB201Space().from_index(index)  # range check
+        else:
+            space = NB201Space()
+            index = space.index(space.parse(arch) if isinstance(arch, str) else arch)
+        return {
+            "index": index,
+            "valid_acc": self.valid_acc(index, dataset, fidelity, rng),
+            "test_acc": self.test_acc(index, dataset, fidelity),
+            "params_m": self.params_m(index, dataset),
+            "latency_ms": self.latency_ms(index, dataset),
+            "train_time_s": self.train_time_s(index, dataset, fidelity),
+            "cost_s": self.query_cost(index, dataset, fidelity),
+        }
 
     def best_valid(self, dataset: str, fidelity: int) -> float:
         """The best mean validation accuracy in the whole space (for regret)."""
