@@ -83,7 +83,12 @@ class TimedStrategy(Strategy):
     """Delegates to a strategy and times its ask and tell calls (the strategy overhead)."""
 
     def __init__(self, inner: Strategy) -> None:
-        self.inner, self.space, self.rng = inner, inner.space, inner.rng
+        self.inner, self.space, self.rng, self.pending = (
+            inner,
+            inner.space,
+            inner.rng,
+            inner.pending,
+        )
         self.seconds = 0.0
         self.calls = 0
 

@@ -17,6 +17,7 @@ from archsearch import (
 )
 from archsearch.errors import ConfigError, DeterminismError
 from archsearch.estimation import Evaluator, TrialContext
+from archsearch.execution import Finished
 from archsearch.space import Architecture
 from archsearch.trial import Result
 
@@ -152,3 +153,51 @@ def test_pareto_front_and_budget_errors() -> None:
         with pytest.raises(ConfigError, match="budget"):
             Budget.parse(bad)
     assert Budget.parse("30m").seconds == 1800 and Budget.parse("200trials").trials == 200
+
+
+class LosingExecutor(SimulatedExecutor):
+    """Reports the worker of every trial number in `lose` as lost, once per listed count."""
+
+    def __init__(self, lose: dict[int, int]) -> None:
+        super().__init__()
+        self.lose = dict(lose)
+
+    def wait(self):  # type: ignore[no-untyped-def]
+        done = super().wait()
+        out = []
+        for d in done:
+            if self.lose.get(d.trial.number, 0) > 0:
+                self.lose[d.trial.number] -= 1
+                out.append(Finished(d.trial, Result.failed("worker lost"), d.clock_end, lost=True))
+            else:
+                out.append(d)
+        return out
+
+
+def test_lost_workers_are_retried_then_failed() -> None:
+    s = re_study()
+    s.optimize(
+        NB201Evaluator("cifar10"),
+        budget="20trials",
+        executor=LosingExecutor({3: 1, 5: 3}),
+        max_retries=2,
+    )
+    assert len(s.trials) == 20
+    assert s.trials[3].state is TrialState.COMPLETE  # lost once, retried
+    assert s.trials[5].state is TrialState.FAILED and "worker lost" in (s.trials[5].error or "")
+    assert s.strategy.pending == {}
+
+
+def test_trial_jobs_pickle() -> None:
+    import pickle
+
+    from archsearch.estimation import Reporter
+    from archsearch.study import TrialJob
+
+    job = TrialJob(
+        NB201Evaluator("cifar10"), SPACE.from_index(6111), TrialContext(0, 1, Reporter())
+    )
+    assert (
+        pickle.loads(pickle.dumps(job))().metrics["final_test_acc"]
+        == job().metrics["final_test_acc"]
+    )

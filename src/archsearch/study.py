@@ -13,6 +13,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from archsearch.errors import ConfigError, DeterminismError
@@ -50,8 +51,17 @@ def run_job(evaluator: Evaluator, arch: Architecture, ctx: TrialContext) -> Resu
         return Result.failed(f"{type(e).__name__}: {e}{at}", cost=time.perf_counter() - start)
 
 
-def _job(evaluator: Evaluator, arch: Architecture, ctx: TrialContext) -> Callable[[], Result]:
-    return lambda: run_job(evaluator, arch, ctx)
+@dataclass(frozen=True)
+class TrialJob:
+    """One evaluation, as a picklable callable: executors may run it in another process
+    (a process pool or a Ray worker), where it needs nothing from the driver."""
+
+    evaluator: Evaluator
+    arch: Architecture
+    ctx: TrialContext
+
+    def __call__(self) -> Result:
+        return run_job(self.evaluator, self.arch, self.ctx)
 
 
 class Study:
@@ -113,10 +123,12 @@ class Study:
         executor: Executor | None = None,
         scheduler: Scheduler | None = None,
         callbacks: Sequence[Callback] = (),
+        max_retries: int = 1,
     ) -> None:
         """Search until the budget (trials, seconds on the executor's clock, or both) is
         spent or the strategy has nothing left to propose. Trials left RUNNING by an
-        earlier crash run first."""
+        earlier crash run first. A trial whose worker dies is run again (same number and
+        seed) up to `max_retries` times, then recorded FAILED."""
         budget = budget if isinstance(budget, Budget) else Budget.parse(budget)
         executor = executor if executor is not None else InlineExecutor()
         scheduler = scheduler if scheduler is not None else FIFOScheduler()
@@ -129,6 +141,7 @@ class Study:
         )
         # Trials a crash left RUNNING run again first, with their number and seed.
         requeue = [t for t in self._trials if t.state is TrialState.RUNNING]
+        retries: dict[int, int] = {}
         exhausted = False
         while True:
             while executor.free_slots() > 0:
@@ -146,10 +159,16 @@ class Study:
                         break
                     trial = self._new_trial(arch, executor.clock)
                 ctx = TrialContext(trial.number, trial.seed, scheduler.reporter(trial))
-                executor.submit(trial, _job(evaluator, trial.arch, ctx))
+                self.strategy.pending[trial.number] = trial.arch
+                executor.submit(trial, TrialJob(evaluator, trial.arch, ctx))
             if executor.pending() == 0:
                 break
             for done in executor.wait():
+                if done.lost and retries.get(done.trial.number, 0) < max_retries:
+                    retries[done.trial.number] = retries.get(done.trial.number, 0) + 1
+                    requeue.append(done.trial)
+                    continue
+                self.strategy.pending.pop(done.trial.number, None)
                 self._finish(done, callbacks)
 
     def _new_trial(self, arch: Architecture, clock: float) -> Trial:

@@ -13,9 +13,13 @@ Job = Callable[[], Result]
 
 @dataclass(frozen=True)
 class Finished:
+    """A job's outcome. `lost` means its worker died (killed, crashed) before it could
+    report: the study retries the trial or, past its retry limit, records it FAILED."""
+
     trial: Trial
     result: Result
     clock_end: float
+    lost: bool = False
 
 
 class Executor(ABC):

@@ -22,12 +22,15 @@ class Strategy(ABC):
     * `ask()` may return None ("nothing to propose now"), and then changes no state;
     * `tell()` receives every asked architecture's result once, COMPLETE, PRUNED or
       FAILED; strategies maximise `result.score` (the study makes "higher is better");
-    * `state_dict()` is JSON-serialisable and `load_state_dict()` restores it exactly.
+    * `state_dict()` is JSON-serialisable and `load_state_dict()` restores it exactly;
+    * `pending` maps trial numbers to the architectures asked but not yet told (the study
+      keeps it current), so a strategy with parallel workers need not propose them again.
     """
 
     def __init__(self, space: SearchSpace, seed: int = 0) -> None:
         self.space = space
         self.rng = np.random.default_rng(seed)
+        self.pending: dict[int, Architecture] = {}
 
     @abstractmethod
     def ask(self) -> Architecture | None: ...
