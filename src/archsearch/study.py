@@ -20,6 +20,7 @@ from archsearch.errors import ConfigError, DeterminismError
 from archsearch.estimation.base import Evaluator, TrialContext
 from archsearch.execution.base import Executor, Finished
 from archsearch.execution.inline import InlineExecutor
+from archsearch.pareto import pareto_front
 from archsearch.schedulers.fifo import FIFOScheduler, Scheduler
 from archsearch.space.base import Architecture, SearchSpace
 from archsearch.storage.base import Storage
@@ -229,22 +230,8 @@ class Study:
 
     def pareto_front(self, objectives: Sequence[tuple[str, str]]) -> list[Trial]:
         """Complete trials no other complete trial dominates, for objectives given as
-        (metric, "max" | "min") pairs, e.g. [("val_acc", "max"), ("params_m", "min")]."""
-
-        def point(t: Trial) -> tuple[float, ...]:
-            return tuple(t.metrics[m] if d == "max" else -t.metrics[m] for m, d in objectives)
-
-        points = [
-            (t, point(t)) for t in self.completed() if all(m in t.metrics for m, _ in objectives)
-        ]
-        front = []
-        for t, p in points:
-            dominated = any(
-                all(a >= b for a, b in zip(q, p, strict=False)) and q != p for _, q in points
-            )
-            if not dominated:
-                front.append(t)
-        return front
+        (metric, "max" | "min") pairs, e.g. [("val_acc", "max"), ("params", "min")]."""
+        return pareto_front(self.completed(), objectives)
 
     def trials_table(self) -> list[dict[str, Any]]:
         """One flat row per trial (number, state, score, cost, clock, metrics,
