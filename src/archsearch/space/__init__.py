@@ -8,11 +8,15 @@ from archsearch.space.base import (
     TaskSpec,
     get_space,
 )
+from archsearch.space.chain import ChainSpace
+from archsearch.space.darts import DartsSpace
 from archsearch.space.nb201 import NB201Space
 
 __all__ = [
     "SPACES",
     "Architecture",
+    "ChainSpace",
+    "DartsSpace",
     "Decision",
     "NB201Space",
     "SearchSpace",

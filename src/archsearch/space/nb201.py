@@ -15,12 +15,15 @@ import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archsearch.errors import GenotypeError
-from archsearch.space.base import SPACES, Architecture, Decision, SearchSpace
+from archsearch.errors import ConfigError, GenotypeError
+from archsearch.space.base import SPACES, Architecture, Decision, SearchSpace, TaskSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch.nn as nn
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (from, to), official order
@@ -48,6 +51,17 @@ class NB201Space(SearchSpace):
     version = 1
     _DECISIONS = tuple(Decision(name, OPS) for name in _EDGE_NAMES)
 
+    def __init__(self, channels: int = 16, cells_per_stage: int = 5) -> None:
+        """`channels` (C) and `cells_per_stage` (N) shape only the built network; the
+        genotypes are the same. The benchmark's tables were trained with C=16, N=5."""
+        if int(channels) < 1 or int(cells_per_stage) < 1:
+            raise ConfigError(
+                f"nb201: channels and cells_per_stage must be >= 1, "
+                f"got {channels} and {cells_per_stage}"
+            )
+        self.channels = int(channels)
+        self.cells_per_stage = int(cells_per_stage)
+
     def decisions(self) -> Sequence[Decision]:
         return self._DECISIONS
 
@@ -56,6 +70,21 @@ class NB201Space(SearchSpace):
         # table-speed benchmarks.
         codes = rng.integers(0, len(OPS), size=len(EDGES))
         return Architecture(self.id, tuple(zip(_EDGE_NAMES, [OPS[c] for c in codes], strict=True)))
+
+    def build(self, arch: Architecture, task: TaskSpec) -> nn.Module:
+        """The NB201 network (stem, 3 stages of N cells at C, 2C, 4C channels, residual
+        reductions, BN-ReLU, global pooling, linear) for this cell and task."""
+        self.validate(arch)
+        from archsearch.space.nets.nb201 import NB201Network  # torch only when building
+
+        return NB201Network(
+            EDGES,
+            arch.values,
+            in_channels=task.input_shape[0],
+            num_classes=task.num_classes,
+            channels=self.channels,
+            cells_per_stage=self.cells_per_stage,
+        )
 
     # --- official encodings -------------------------------------------------------------
     def to_arch_str(self, arch: Architecture) -> str:
