@@ -201,3 +201,42 @@ def test_trial_jobs_pickle() -> None:
         pickle.loads(pickle.dumps(job))().metrics["final_test_acc"]
         == job().metrics["final_test_acc"]
     )
+
+
+def test_constraints_reject_before_running_at_no_budget() -> None:
+    evaluated: list[int] = []
+
+    class Counting(NB201Evaluator):
+        def evaluate(self, arch: Architecture, ctx: TrialContext) -> Result:
+            evaluated.append(ctx.number)
+            return super().evaluate(arch, ctx)
+
+    def no_pooling(arch: Architecture) -> str | None:
+        return "avg_pool_3x3 on the first edge" if arch.values[0] == "avg_pool_3x3" else None
+
+    s = Study(SPACE, RegularizedEvolution(SPACE, seed=0), seed=0, constraints=[no_pooling])
+    s.optimize(Counting("cifar10"), budget="60trials", executor=SimulatedExecutor())
+    rejected = [t for t in s.trials if t.state is TrialState.REJECTED]
+    assert rejected and all(
+        t.error == "constraint: avg_pool_3x3 on the first edge" for t in rejected
+    )
+    assert all(t.cost == 0.0 and t.number not in evaluated for t in rejected)
+    assert len(s.trials) - len(rejected) == 60 == len(evaluated)  # rejections cost no budget
+    with pytest.raises(ConfigError, match="rejected 1000 architectures in a row"):
+        Study(SPACE, RegularizedEvolution(SPACE, seed=0), constraints=[lambda a: "never"]).optimize(
+            NB201Evaluator("cifar10"), budget="5trials", executor=SimulatedExecutor()
+        )
+
+
+def test_multi_objective_mode_keeps_the_pareto_front() -> None:
+    s = Study(
+        SPACE,
+        RegularizedEvolution(SPACE, seed=0),
+        objectives=[("val_acc", "max"), ("params_m", "min")],
+    )
+    s.optimize(NB201Evaluator("cifar10"), budget="80trials", executor=SimulatedExecutor())
+    assert s.metric == "val_acc" and s.pareto_front() == s.pareto_front(
+        [("val_acc", "max"), ("params_m", "min")]
+    )
+    with pytest.raises(ConfigError, match="objectives"):
+        Study(SPACE, RegularizedEvolution(SPACE), objectives=[("val_acc", "up")])

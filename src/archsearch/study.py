@@ -29,6 +29,8 @@ from archsearch.strategies.base import Strategy
 from archsearch.trial import Budget, Result, Trial, TrialState
 
 Callback = Callable[["Study", Trial], None]
+Constraint = Callable[[Architecture], "str | None"]  # a violation message, or None
+MAX_CONSECUTIVE_REJECTIONS = 1000
 _MASK64 = (1 << 64) - 1
 
 
@@ -81,9 +83,20 @@ class Study:
         seed: int = 0,
         metric: str | None = None,
         mode: str | None = None,
+        objectives: Sequence[tuple[str, str]] | None = None,
+        constraints: Sequence[Constraint] = (),
     ) -> None:
         if mode not in (None, "max", "min"):
             raise ConfigError(f"mode: choose 'max' or 'min', not {mode!r}")
+        if objectives is not None:
+            objectives = [(str(m), str(d)) for m, d in objectives]
+            bad = [d for _, d in objectives if d not in ("max", "min")]
+            if bad or len(objectives) < 2:
+                raise ConfigError("objectives: give two or more (metric, 'max' | 'min') pairs")
+            if metric is None and mode is None:  # the strategy optimises the first one
+                metric, mode = objectives[0]
+        self.objectives = objectives
+        self.constraints = list(constraints)
         self.space = space
         self.strategy = strategy
         self.storage = storage if storage is not None else InMemoryStorage()
@@ -113,6 +126,7 @@ class Study:
             else:
                 self.strategy.tell(t.arch, t.result())
         self._trials = trials
+        self._n_rejected = sum(t.state is TrialState.REJECTED for t in trials)
         self._seq = 1 + max((e[0] for e in events), default=-1)
 
     # --- the loop ---------------------------------------------------------------------------
@@ -143,6 +157,7 @@ class Study:
         # Trials a crash left RUNNING run again first, with their number and seed.
         requeue = [t for t in self._trials if t.state is TrialState.RUNNING]
         retries: dict[int, int] = {}
+        rejections = 0
         exhausted = False
         while True:
             while executor.free_slots() > 0:
@@ -150,7 +165,7 @@ class Study:
                     trial = requeue.pop(0)
                     trial.clock_start, trial.started_at = executor.clock, time.time()
                     self.storage.requeue_trial(trial)
-                elif exhausted or budget.exhausted(len(self._trials), executor.clock):
+                elif exhausted or budget.exhausted(self._n_counted(), executor.clock):
                     exhausted = True
                     break
                 else:
@@ -159,6 +174,18 @@ class Study:
                         exhausted = executor.pending() == 0
                         break
                     trial = self._new_trial(arch, executor.clock)
+                    violation = self._violation(arch)
+                    if violation is not None:
+                        rejected = Result(TrialState.REJECTED, {}, 0.0, error=violation)
+                        self._finish(Finished(trial, rejected, executor.clock), callbacks)
+                        rejections += 1
+                        if rejections >= MAX_CONSECUTIVE_REJECTIONS:
+                            raise ConfigError(
+                                f"constraints rejected {rejections} architectures in a row "
+                                f"(last: {violation}); loosen them"
+                            )
+                        continue
+                    rejections = 0
                 ctx = TrialContext(trial.number, trial.seed, scheduler.reporter(trial))
                 self.strategy.pending[trial.number] = trial.arch
                 executor.submit(trial, TrialJob(evaluator, trial.arch, ctx))
@@ -171,6 +198,17 @@ class Study:
                     continue
                 self.strategy.pending.pop(done.trial.number, None)
                 self._finish(done, callbacks)
+
+    def _n_counted(self) -> int:
+        """Trials that count against a trial budget: all but those a constraint refused."""
+        return len(self._trials) - self._n_rejected
+
+    def _violation(self, arch: Architecture) -> str | None:
+        for constraint in self.constraints:
+            message = constraint(arch)
+            if message is not None:
+                return f"constraint: {message}"
+        return None
 
     def _new_trial(self, arch: Architecture, clock: float) -> Trial:
         number = len(self._trials)
@@ -192,6 +230,7 @@ class Study:
         trial.cost, trial.error = result.cost, result.error
         trial.clock_end, trial.finished_at = done.clock_end, time.time()
         trial.tell_seq = self._next_seq()
+        self._n_rejected += trial.state is TrialState.REJECTED
         self.storage.finish_trial(trial)
         self.strategy.tell(trial.arch, result)
         for callback in callbacks:
@@ -228,9 +267,13 @@ class Study:
             raise ValueError("the study has no complete trial yet")
         return max(done, key=lambda t: (t.score, -t.number))
 
-    def pareto_front(self, objectives: Sequence[tuple[str, str]]) -> list[Trial]:
+    def pareto_front(self, objectives: Sequence[tuple[str, str]] | None = None) -> list[Trial]:
         """Complete trials no other complete trial dominates, for objectives given as
-        (metric, "max" | "min") pairs, e.g. [("val_acc", "max"), ("params", "min")]."""
+        (metric, "max" | "min") pairs, e.g. [("val_acc", "max"), ("params", "min")];
+        by default the study's own `objectives` (its multi-objective mode)."""
+        objectives = objectives if objectives is not None else self.objectives
+        if not objectives:
+            raise ConfigError("pareto_front: give objectives, or create the study with them")
         return pareto_front(self.completed(), objectives)
 
     def trials_table(self) -> list[dict[str, Any]]:

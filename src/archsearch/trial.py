@@ -14,8 +14,9 @@ from archsearch.space.base import Architecture
 class TrialState(str, Enum):
     RUNNING = "RUNNING"
     COMPLETE = "COMPLETE"
-    PRUNED = "PRUNED"
-    FAILED = "FAILED"
+    PRUNED = "PRUNED"  # stopped early by a scheduler
+    FAILED = "FAILED"  # raised, diverged, ran out of memory, ...
+    REJECTED = "REJECTED"  # refused by a constraint before it ran: costs no budget
 
     @property
     def finished(self) -> bool:
