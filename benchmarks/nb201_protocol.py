@@ -14,7 +14,7 @@ Every run is an ordinary `Study` (in-memory storage, simulated-clock executor, t
 evaluator): the code path real searches use.
 
     python benchmarks/nb201_protocol.py                      # random and re, 500 runs
-    python benchmarks/nb201_protocol.py --strategies re ls --runs 100 --output /tmp/x.md
+    python benchmarks/nb201_protocol.py --strategies re ls --runs 100 --output benchmarks/results/nb201-ls.md
 """
 
 from __future__ import annotations

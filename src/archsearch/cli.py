@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
+from rich.console import Console
 from rich.table import Table
 
 from archsearch import __version__
 from archsearch.config import StudyConfig, build_components
-from archsearch.errors import ArchsearchError, StudyError
+from archsearch.errors import ArchsearchError, ConfigError, StudyError
 from archsearch.execution import Executor, InlineExecutor, SimulatedExecutor
 from archsearch.storage.sqlite import SQLiteStorage
 from archsearch.study import Study
@@ -59,7 +60,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"archsearch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    search = sub.add_parser("search", help="start (or continue) a search")
+    run = sub.add_parser(
+        "run",
+        help="the main job: search a network for a dataset, retrain, test, export, report",
+        description="With no arguments: a CNN for scikit-learn's digits in a few minutes.",
+    )
+    run.add_argument(
+        "--dataset", default="digits", help="digits, mnist, fashion-mnist, cifar10 or npz:FILE"
+    )
+    run.add_argument(
+        "--data-dir", help="where datasets are (default: $ARCHSEARCH_DATA, then system places)"
+    )
+    run.add_argument("--space", default="chain", help="search space (default: chain)")
+    run.add_argument("--strategy", default="re", help="search strategy (default: re)")
+    run.add_argument(
+        "--strategy-option", type=_option, action="append", default=[], metavar="KEY=VALUE"
+    )
+    run.add_argument(
+        "--time-budget", default="4m", help="search and final training together, e.g. 30m"
+    )
+    run.add_argument(
+        "--search-share", type=float, default=0.6, help="share of the budget spent searching"
+    )
+    run.add_argument(
+        "--search-epochs", type=int, default=5, help="epochs per candidate (low fidelity)"
+    )
+    run.add_argument(
+        "--final-epochs", type=int, default=30, help="most epochs for the final training"
+    )
+    run.add_argument(
+        "--data-fraction", type=float, default=1.0, help="share of the training data per candidate"
+    )
+    run.add_argument(
+        "--resolution", type=int, help="train candidates at this input size (low fidelity)"
+    )
+    run.add_argument("--batch-size", type=int, default=128)
+    run.add_argument("--threads", type=int, default=2, help="CPU threads per trial")
+    run.add_argument("--max-params", type=int, help="reject larger networks before training")
+    run.add_argument("--max-flops", type=float, help="reject networks with more FLOPs per sample")
+    run.add_argument("--max-latency-ms", type=float, help="reject slower networks (CPU, batch 1)")
+    run.add_argument(
+        "--objectives",
+        help="multi-objective mode, e.g. val_acc:max,params:min (the report draws the front)",
+    )
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--study", type=Path, help="study folder (default: runs/run-DATASET-SPACE-STRATEGY-sSEED)"
+    )
+    run.add_argument("--quiet", action="store_true")
+
+    search = sub.add_parser("search", help="start (or continue) a search on a tabular benchmark")
     search.add_argument("--space", default="nb201", help="search space (default: nb201)")
     search.add_argument("--benchmark", default="nb201", help="tabular benchmark that scores cells")
     search.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120")
@@ -176,6 +226,72 @@ def cmd_search(args: argparse.Namespace) -> None:
     _run(args.study, config, budget, args.quiet)
 
 
+def _objectives(text: str | None) -> list[tuple[str, str]] | None:
+    if text is None:
+        return None
+    pairs = []
+    for item in text.split(","):
+        metric, _, direction = item.partition(":")
+        if direction not in ("max", "min") or not metric:
+            raise ConfigError(f"--objectives: write METRIC:max or METRIC:min, not {item!r}")
+        pairs.append((metric, direction))
+    return pairs
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from archsearch.pipeline import RunConfig, default_folder, run
+
+    config = RunConfig.parse(
+        {
+            "dataset": args.dataset,
+            "data_dir": args.data_dir,
+            "space": args.space,
+            "strategy": args.strategy,
+            "strategy_options": dict(args.strategy_option),
+            "time_budget": args.time_budget,
+            "search_share": args.search_share,
+            "search_epochs": args.search_epochs,
+            "final_epochs": args.final_epochs,
+            "data_fraction": args.data_fraction,
+            "resolution": args.resolution,
+            "batch_size": args.batch_size,
+            "threads": args.threads,
+            "max_params": args.max_params,
+            "max_flops": args.max_flops,
+            "max_latency_ms": args.max_latency_ms,
+            "objectives": _objectives(args.objectives),
+            "seed": args.seed,
+        }
+    )
+    folder = args.study or default_folder(config)
+    budget = Budget(seconds=config.budget_seconds() * config.search_share)
+    build_components(config.study_config())  # report bad names before any output
+    with _Progress(budget, args.quiet, 0) as progress:
+        summary = run(config, folder, log=progress.log, callbacks=(progress.update,))
+    table = Table(title=f"archsearch run: {folder}", show_header=False)
+    table.add_column(overflow="fold")
+    table.add_column(overflow="fold")
+    for key in (
+        "dataset",
+        "trials",
+        "architecture",
+        "search_val_acc",
+        "final_epochs",
+        "test_acc",
+        "params",
+        "flops",
+        "latency_ms",
+        "total_seconds",
+        "genotype_file",
+        "weights_file",
+        "onnx_file",
+        "report",
+    ):
+        value = summary.get(key)
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
 def cmd_resume(args: argparse.Namespace) -> None:
     config, budget = _stored(args.study)
     if args.budget is not None:
@@ -269,6 +385,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {
+    "run": cmd_run,
     "search": cmd_search,
     "bench": cmd_bench,
     "resume": cmd_resume,
@@ -302,6 +419,10 @@ class _Progress:
             self.task = self.bar.add_task("search", total=total, info="", completed=0)
             self.bar.start()
         return self
+
+    def log(self, message: str) -> None:
+        if not self.quiet:
+            self.bar.console.print(message)
 
     def update(self, study: Study, trial: Trial, force: bool = False) -> None:
         self._latest = (study, trial)

@@ -4,7 +4,7 @@ registered components it names. A stored config is what makes a study resumable.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -13,6 +13,20 @@ from archsearch.estimation.base import EVALUATORS, Evaluator
 from archsearch.registry import Registry
 from archsearch.space.base import SPACES, SearchSpace, get_space
 from archsearch.strategies.base import STRATEGIES, Strategy
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], data: dict[str, Any]) -> M:
+    """Validate with pydantic, turning its report into one line that names the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "config"
+        cause = err.get("ctx", {}).get("error")
+        message = str(cause) if cause is not None else err["msg"]
+        raise ConfigError(f"config field {field!r}: {message}") from None
 
 
 def _registered(registry: Registry[Any], name: str) -> str:
@@ -51,15 +65,7 @@ class StudyConfig(BaseModel):
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> StudyConfig:
-        """Validate, turning pydantic's report into one line that names the field."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as e:
-            err = e.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "config"
-            cause = err.get("ctx", {}).get("error")
-            message = str(cause) if cause is not None else err["msg"]
-            raise ConfigError(f"config field {field!r}: {message}") from None
+        return parse_model(cls, data)
 
     def differences(self, other: StudyConfig) -> list[str]:
         """Names of the fields whose values differ."""

@@ -1,0 +1,740 @@
+"""Training from scratch: the evaluator that real (non-tabular) searches rest on.
+
+Each trial builds its network with `space.build(arch, task)` and trains it with a plain
+PyTorch loop: SGD with Nesterov momentum (or Adam / AdamW), the learning rate annealed
+by a cosine from `lr` to 0 over all steps (Loshchilov & Hutter, "SGDR: Stochastic
+Gradient Descent with Warm Restarts", ICLR 2017, without restarts), cross-entropy loss.
+The defaults are NAS-Bench-201's training protocol (Dong & Yang, ICLR 2020: SGD, lr 0.1,
+momentum 0.9, Nesterov, weight decay 5e-4, cosine schedule). After every epoch the
+validation accuracy goes to `ctx.reporter` (a scheduler may stop the trial there). The
+cost metrics are measured on the network as built, before training (training changes
+its weights, not its cost): parameters, FLOPs (PyTorch's own `FlopCounterMode`, which
+counts a multiply-add as 2 FLOPs), estimated training memory and CPU latency (the
+median of timed forward passes).
+
+Low fidelity, as in Hyperband (Li et al., JMLR 2018) and BOHB (Falkner et al., ICML
+2018), comes from three knobs: fewer epochs (or `ctx.resource`, set by a scheduler), a
+fixed random fraction of the training data, and a lower input resolution.
+
+Failure is a result, not a crash: a NaN, infinite or exploding loss, a network over a
+limit (`max_params`, `max_flops`, `max_memory_mb` for the estimated training memory,
+`max_latency_ms`; all checked on the untrained network, before any training), or an
+out-of-memory error ends the trial FAILED with a message, and the study goes on (it
+also turns any other exception into a FAILED trial).
+
+Torch is imported lazily, inside the functions that train, so registering this
+evaluator does not make `import archsearch` import torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from archsearch.errors import ConfigError, GenotypeError
+from archsearch.estimation.base import EVALUATORS, Evaluator, Pruned, Reporter, TrialContext
+from archsearch.space.base import Architecture, SearchSpace, TaskSpec, get_space
+from archsearch.trial import Result, TrialState
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+    from archsearch.datasets.base import Dataset, Split
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+_DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}
+_MB = 1024.0 * 1024.0
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN, infinite, or exploded."""
+
+
+@dataclass(eq=False)
+class TrainData:
+    """The tensors one fidelity trains and scores on: normalised float32 (N, C, H, W)
+    images at the trial's resolution, int64 labels, and the augmentation padding (0:
+    none)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_eval: torch.Tensor
+    y_eval: torch.Tensor
+    task: TaskSpec
+    padding: int = 0
+
+
+@dataclass
+class FinalFit:
+    """A network retrained at full fidelity: the trained module (on the CPU, in eval
+    mode), its test metrics, the wall seconds it took, and its per-epoch training loss."""
+
+    model: nn.Module
+    metrics: dict[str, float]
+    cost: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+# --- the loop and its measurements ---------------------------------------------------------
+@contextmanager
+def intra_op_threads(n: int) -> Iterator[None]:
+    """Run the block with `n` intra-op threads, restoring the caller's number after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def cosine_lr(base: float, step: int, total: int) -> float:
+    """lr at `step` of `total`: base * (1 + cos(pi * step / total)) / 2, from base to 0."""
+    return 0.5 * base * (1.0 + math.cos(math.pi * step / max(1, total)))
+
+
+def make_optimizer(
+    name: str, params: Any, lr: float, momentum: float, nesterov: bool, weight_decay: float
+) -> torch.optim.Optimizer:
+    import torch
+
+    if name == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=lr,
+            momentum=momentum,
+            nesterov=nesterov and momentum > 0,
+            weight_decay=weight_decay,
+        )
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+def train_epochs(
+    model: nn.Module,
+    data: TrainData,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    generator: torch.Generator,
+    grad_clip: float | None = None,
+    diverge_factor: float | None = 100.0,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> float:
+    """Train for `epochs`; returns the last epoch's mean training loss.
+
+    Each epoch visits the training set in a fresh order drawn from `generator` and drops
+    the last partial batch (batch norm needs more than one sample, and equal batches
+    keep the schedule simple); the learning rate follows `cosine_lr` per step.
+    `on_epoch(epoch, train_loss, seconds)` runs after each epoch (epochs count from 1),
+    with the seconds that epoch's training steps took.
+    Raises `TrainingDiverged` on a non-finite loss, or one above `diverge_factor` times
+    the first step's (floored at ln(classes), a chance-level loss).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from archsearch.datasets.transforms import augment
+
+    x, y = data.x_train, data.y_train
+    n = len(y)
+    per_epoch = max(1, n // batch_size)
+    total = epochs * per_epoch
+    limit = math.inf
+    step = 0
+    train_loss = math.nan
+    model.train()
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        order = torch.randperm(n, generator=generator).to(x.device)
+        loss_sum = 0.0
+        for b in range(per_epoch):
+            idx = order[b * batch_size : (b + 1) * batch_size]
+            xb, yb = x[idx], y[idx]
+            if data.padding:
+                xb = augment(xb, data.padding, generator)
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_lr(lr, step, total)
+            loss = F.cross_entropy(model(xb), yb)
+            value = loss.item()
+            if not math.isfinite(value) or value > limit:
+                raise TrainingDiverged(f"loss diverged at epoch {epoch}: {value:.4g}")
+            if step == 0 and diverge_factor is not None:
+                limit = diverge_factor * max(value, math.log(max(2, data.task.num_classes)))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            loss_sum += value
+            step += 1
+        train_loss = loss_sum / per_epoch
+        if on_epoch is not None:
+            on_epoch(epoch, train_loss, time.perf_counter() - started)
+            model.train()
+    return train_loss
+
+
+def score(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256
+) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in percent) of `model` in eval mode on (x, y)."""
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    with torch.inference_mode():
+        for i in range(0, len(y), batch_size):
+            out = model(x[i : i + batch_size])
+            yb = y[i : i + batch_size]
+            loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
+            correct += int((out.argmax(dim=1) == yb).sum())
+    n = max(1, len(y))
+    return loss_sum / n, 100.0 * correct / n
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_flops(model: nn.Module, sample: torch.Tensor) -> int:
+    """FLOPs of one forward pass on `sample` (PyTorch's FlopCounterMode: 2 per MAC)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(sample)
+    return int(counter.get_total_flops())
+
+
+def cpu_latency_ms(
+    model: nn.Module, sample: torch.Tensor, repeats: int = 20, warmup: int = 3
+) -> float:
+    """Median wall milliseconds of a forward pass on `sample`, on the CPU, in eval mode
+    (the median, because a shared machine's outliers are all slow ones)."""
+    import torch
+
+    model.eval()
+    times = []
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(sample)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(sample)
+            times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
+
+
+def estimate_train_memory(
+    model: nn.Module, probe: torch.Tensor, batch_size: int, optimizer_states: int
+) -> float:
+    """Bytes that training at `batch_size` needs: weights, their gradients and the
+    optimizer's per-weight state (`optimizer_states` copies: SGD with momentum 1, Adam
+    2), plus the activations autograd saves for the backward pass and two gradient
+    buffers the size of the largest of them (the gradient flowing into a layer and the
+    one it passes on), measured on `probe` (a small batch) and scaled to `batch_size`.
+
+    The activations are counted exactly as autograd keeps them, through
+    `saved_tensors_hooks`, once per storage (views and parameters are not counted
+    again). Batch-norm running statistics are restored after the probe, so it leaves
+    the model as it found it. Against CUDA's measured peak for small CNNs this comes
+    within about 10 % (allocator workspaces are not counted).
+    """
+    import torch
+
+    param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: set[int] = set()
+    saved = largest = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal saved, largest
+        storage = t.untyped_storage()
+        ptr = storage.data_ptr()
+        if ptr not in seen and ptr not in param_storages:
+            seen.add(ptr)
+            saved += storage.nbytes()
+            largest = max(largest, storage.nbytes())
+        return t
+
+    buffers = [b.detach().clone() for b in model.buffers()]
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(probe.clone())
+    saved += out.untyped_storage().nbytes() + 2 * largest
+    del out
+    with torch.no_grad():
+        for b, kept in zip(model.buffers(), buffers, strict=True):
+            b.copy_(kept)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return weights * (2 + optimizer_states) + saved / len(probe) * batch_size
+
+
+def _is_out_of_memory(e: BaseException) -> bool:
+    import torch
+
+    if isinstance(e, torch.OutOfMemoryError | MemoryError):
+        return True
+    text = str(e).lower()
+    return isinstance(e, RuntimeError) and (
+        "can't allocate memory" in text or "out of memory" in text
+    )
+
+
+# --- the evaluator ---------------------------------------------------------------------------
+@EVALUATORS.register("train")
+class TrainingEvaluator(Evaluator):
+    """Scores an architecture by training it from scratch and measuring it.
+
+    Metrics: `val_acc` (percent, after the last epoch; the search signal), `val_loss`,
+    `train_loss`, `epochs`, `params`, `flops` (one sample at the trial's resolution),
+    `latency_ms` (CPU, median over `latency_repeats` forward passes at `latency_batch`),
+    `memory_mb` (estimated training memory, see `estimate_train_memory`) and
+    `train_seconds`. `Result.cost` is the trial's wall seconds. The cost metrics are
+    measured on the untrained network (training changes weights, not cost), so limits
+    refuse a network before it trains and a PRUNED trial carries them too.
+
+    Determinism: with the same `ctx.seed` (and thread count) a trial gives the same
+    weights and metrics. Weight initialisation and dropout draw from torch's global
+    generator (module constructors take no generator), so the trial runs inside
+    `torch.random.fork_rng`, seeds the global generator there, and leaves the caller's
+    RNG state exactly as it was; batch order and augmentation use a private
+    `torch.Generator`. (Two trials in threads of one process would share that global
+    generator: run parallel trials in processes.)
+
+    The validation split is fixed by `split_seed` (give it the study seed), so all
+    trials of a study see the same one; `split_record()` returns what to store. It is
+    scored in batches of `eval_batch_size` (256: on a CPU, batches of 1,024 fall out of
+    cache and run about half as fast per image).
+    `ctx.resource`, when a scheduler sets it, is the number of epochs (the cosine
+    schedule then spans that many). The data is loaded and prepared once per evaluator
+    and is not charged to any trial's cost.
+    """
+
+    metric = "val_acc"
+    mode = "max"
+
+    def __init__(
+        self,
+        dataset: str | Dataset = "digits",
+        *,
+        space: SearchSpace | str | None = None,
+        data_dir: str | None = None,
+        epochs: int = 10,
+        batch_size: int = 128,
+        optimizer: str = "sgd",
+        lr: float | None = None,
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        weight_decay: float = 5e-4,
+        grad_clip: float | None = None,
+        data_fraction: float = 1.0,
+        resolution: int | None = None,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        threads: int = 1,
+        device: str = "cpu",
+        max_params: int | None = None,
+        max_flops: float | None = None,
+        max_memory_mb: float | None = None,
+        max_latency_ms: float | None = None,
+        diverge_factor: float | None = 100.0,
+        latency_batch: int = 1,
+        latency_repeats: int = 20,
+        eval_batch_size: int = 256,
+        final_epochs: int | None = None,
+    ) -> None:
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer: choose one of {list(OPTIMIZERS)}, not {optimizer!r}")
+        positive = {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "threads": threads,
+            "latency_batch": latency_batch,
+            "latency_repeats": latency_repeats,
+            "eval_batch_size": eval_batch_size,
+        }
+        for key, value in positive.items():
+            if int(value) != value or value < 1:
+                raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
+        if final_epochs is not None and (int(final_epochs) != final_epochs or final_epochs < 1):
+            raise ConfigError(f"final_epochs must be a whole number >= 1, got {final_epochs!r}")
+        if not 0.0 < data_fraction <= 1.0:
+            raise ConfigError(f"data_fraction must be in (0, 1], got {data_fraction}")
+        if not 0.0 < val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        if resolution is not None and (int(resolution) != resolution or resolution < 1):
+            raise ConfigError(f"resolution must be a whole number of pixels, got {resolution!r}")
+        if lr is not None and not (lr > 0 and math.isfinite(lr)):
+            raise ConfigError(f"lr must be > 0, got {lr}")
+        limits = {
+            "max_params": max_params,
+            "max_flops": max_flops,
+            "max_memory_mb": max_memory_mb,
+            "max_latency_ms": max_latency_ms,
+        }
+        for key, limit in limits.items():
+            if limit is not None and not limit > 0:
+                raise ConfigError(f"{key} must be > 0, got {limit}")
+        if not str(device).startswith(("cpu", "cuda", "mps")):
+            raise ConfigError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+        self._dataset_arg = dataset
+        self.space = get_space(space) if isinstance(space, str) else space
+        self.data_dir = data_dir
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.optimizer = optimizer
+        self.lr = float(lr) if lr is not None else _DEFAULT_LR[optimizer]
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.weight_decay = float(weight_decay)
+        self.grad_clip = None if grad_clip is None else float(grad_clip)
+        self.data_fraction = float(data_fraction)
+        self.resolution = None if resolution is None else int(resolution)
+        self.val_fraction = float(val_fraction)
+        self.split_seed = int(split_seed)
+        self.threads = int(threads)
+        self.device = str(device)
+        self.max_params = max_params
+        self.max_flops = max_flops
+        self.max_memory_mb = max_memory_mb
+        self.max_latency_ms = max_latency_ms
+        self.diverge_factor = diverge_factor
+        self.latency_batch = int(latency_batch)
+        self.latency_repeats = int(latency_repeats)
+        self.eval_batch_size = int(eval_batch_size)
+        self.final_epochs = None if final_epochs is None else int(final_epochs)
+        self._dataset: Dataset | None = None if isinstance(dataset, str) else dataset
+        self._split: Split | None = None
+        self._data: TrainData | None = None
+        self._spaces: dict[str, SearchSpace] = {}
+
+    # --- data ------------------------------------------------------------------------------
+    @property
+    def dataset(self) -> Dataset:
+        """The dataset, loaded on first use (local files first, then a download)."""
+        if self._dataset is None:
+            from archsearch.datasets import load_dataset
+
+            assert isinstance(self._dataset_arg, str)
+            self._dataset = load_dataset(self._dataset_arg, data_dir=self.data_dir)
+        return self._dataset
+
+    @property
+    def split(self) -> Split:
+        if self._split is None:
+            self._split = self.dataset.split(self.split_seed, self.val_fraction)
+        return self._split
+
+    def split_record(self) -> dict[str, Any]:
+        """The train/validation split as a record to store with the study."""
+        return {"dataset": self.dataset.name, **self.split.record()}
+
+    def train_data(self) -> TrainData:
+        """The search-time tensors (prepared once, then shared by every trial): the
+        first `data_fraction` of the seeded training indices and the whole validation
+        split, normalised with the per-channel statistics of the training split, resized
+        to `resolution`, on `device`."""
+        if self._data is None:
+            self._data = self._prepare(
+                self.split.train, self.split.val, self.split.train, test=False
+            )
+        return self._data
+
+    def _prepare(
+        self,
+        train_idx: torch.Tensor | None,
+        eval_idx: torch.Tensor | None,
+        stats_idx: torch.Tensor | None,
+        *,
+        test: bool,
+    ) -> TrainData:
+        from archsearch.datasets.transforms import normalize, resize
+
+        ds = self.dataset
+        if not test and train_idx is not None and self.data_fraction < 1.0:
+            train_idx = train_idx[: max(1, math.ceil(self.data_fraction * len(train_idx)))]
+        mean, std = ds.stats(stats_idx)
+        resolution = None if test else self.resolution
+
+        def prep(x: torch.Tensor) -> torch.Tensor:
+            x = normalize(x, mean, std)
+            return (x if resolution is None else resize(x, resolution)).to(self.device)
+
+        x_train = ds.x_train if train_idx is None else ds.x_train[train_idx]
+        y_train = ds.y_train if train_idx is None else ds.y_train[train_idx]
+        if test:
+            if ds.x_test is None or ds.y_test is None:
+                raise ConfigError(f"dataset {ds.name!r} has no test split to evaluate on")
+            x_eval, y_eval = ds.x_test, ds.y_test
+        else:
+            assert eval_idx is not None
+            x_eval, y_eval = ds.x_train[eval_idx], ds.y_train[eval_idx]
+        task = ds.task(resolution)
+        # CIFAR's 4 pixels of padding at 32 px, scaled with the resolution.
+        padding = max(1, round(task.input_shape[-1] / 8)) if ds.augment else 0
+        return TrainData(
+            prep(x_train),
+            y_train.to(self.device),
+            prep(x_eval),
+            y_eval.to(self.device),
+            task,
+            padding,
+        )
+
+    # --- trials ----------------------------------------------------------------------------
+    def space_of(self, arch: Architecture) -> SearchSpace:
+        """The space that builds `arch`: the one given, else the registered one it names."""
+        if self.space is not None:
+            if arch.space != self.space.id:
+                raise GenotypeError(
+                    f"evaluator trains {self.space.id} networks, not {arch.space!r}"
+                )
+            return self.space
+        if arch.space not in self._spaces:
+            self._spaces[arch.space] = get_space(arch.space)
+        return self._spaces[arch.space]
+
+    def evaluate(self, arch: Architecture, ctx: TrialContext) -> Result:
+        space = self.space_of(arch)
+        space.validate(arch)
+        data = self.train_data()  # loaded once per evaluator: not charged to this trial
+        start = time.perf_counter()
+        epochs = self.epochs if ctx.resource is None else max(1, round(ctx.resource))
+        metrics: dict[str, float] = {}
+
+        def on_epoch(epoch: int, train_loss: float, seconds: float) -> None:
+            val_loss, val_acc = score(model, data.x_eval, data.y_eval, self.eval_batch_size)
+            metrics.update(val_acc=val_acc, val_loss=val_loss, train_loss=train_loss, epochs=epoch)
+            metrics["train_seconds"] = metrics.get("train_seconds", 0.0) + seconds
+            ctx.reporter.report(
+                epoch, {"val_acc": val_acc, "val_loss": val_loss, "train_loss": train_loss}
+            )
+
+        with self._trial_rng(ctx.seed) as generator, intra_op_threads(self.threads):
+            try:
+                model = space.build(arch, data.task)
+                refused = self._check_limits(model, data, metrics)
+                if refused is not None:
+                    return Result.failed(refused, cost=time.perf_counter() - start)
+                model.to(self.device)
+                optimizer = self._optimizer(model)
+                try:
+                    train_epochs(
+                        model,
+                        data,
+                        optimizer,
+                        epochs=epochs,
+                        batch_size=self.batch_size,
+                        lr=self.lr,
+                        generator=generator,
+                        grad_clip=self.grad_clip,
+                        diverge_factor=self.diverge_factor,
+                        on_epoch=on_epoch,
+                    )
+                except Pruned:
+                    return Result(TrialState.PRUNED, metrics, time.perf_counter() - start)
+                except TrainingDiverged as e:
+                    return Result.failed(str(e), cost=time.perf_counter() - start)
+            except Exception as e:
+                if _is_out_of_memory(e):
+                    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    return Result.failed(
+                        f"out of memory: {first}", cost=time.perf_counter() - start
+                    )
+                raise
+        return Result.complete(metrics, cost=time.perf_counter() - start)
+
+    def final_fit(
+        self,
+        arch: Architecture,
+        *,
+        seed: int = 0,
+        epochs: int | None = None,
+        reporter: Reporter | None = None,
+    ) -> FinalFit:
+        """Retrain `arch` at full fidelity (all training data, i.e. train + validation,
+        at the native resolution) and score it once on the test split.
+
+        `epochs` defaults to `final_epochs`, else `epochs`. The test set is never looked
+        at during training; `reporter` (if given) receives each epoch's training loss.
+        Raises `TrainingDiverged` if the loss diverges. The search-time tensors are freed
+        first (the search is over; `evaluate` would prepare them again).
+        """
+        start = time.perf_counter()
+        space = self.space_of(arch)
+        space.validate(arch)
+        self._data = None
+        data = self._prepare(None, None, None, test=True)
+        n_epochs = epochs or self.final_epochs or self.epochs
+        history: list[dict[str, float]] = []
+
+        def on_epoch(epoch: int, train_loss: float, seconds: float) -> None:
+            history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds})
+            if reporter is not None:
+                reporter.report(epoch, {"train_loss": train_loss})
+
+        with self._trial_rng(seed) as generator, intra_op_threads(self.threads):
+            model = space.build(arch, data.task).to(self.device)
+            train_loss = train_epochs(
+                model,
+                data,
+                self._optimizer(model),
+                epochs=n_epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                generator=generator,
+                grad_clip=self.grad_clip,
+                diverge_factor=self.diverge_factor,
+                on_epoch=on_epoch,
+            )
+            test_loss, test_acc = score(model, data.x_eval, data.y_eval, self.eval_batch_size)
+            metrics = {"test_acc": test_acc, "test_loss": test_loss, "train_loss": train_loss}
+            metrics["epochs"] = n_epochs
+            metrics["params"] = count_params(model)
+            metrics.update(self._cost_metrics(model, data))
+        return FinalFit(model.cpu().eval(), metrics, time.perf_counter() - start, history)
+
+    # --- helpers ---------------------------------------------------------------------------
+    @contextmanager
+    def _trial_rng(self, seed: int) -> Iterator[torch.Generator]:
+        """The trial's private generator, with torch's global generators forked and
+        seeded for module initialisation and dropout (restored on exit)."""
+        import torch
+
+        devices: list[int] = []
+        device_type = "cuda"
+        if self.device.startswith("cuda"):
+            devices = [torch.device(self.device).index or 0]
+        with torch.random.fork_rng(devices=devices, device_type=device_type):
+            torch.manual_seed(seed)  # only inside fork_rng: the caller's state comes back
+            yield torch.Generator().manual_seed(seed)
+
+    def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        return make_optimizer(
+            self.optimizer,
+            model.parameters(),
+            self.lr,
+            self.momentum,
+            self.nesterov,
+            self.weight_decay,
+        )
+
+    def _optimizer_states(self) -> int:
+        if self.optimizer == "sgd":
+            return 1 if self.momentum > 0 else 0
+        return 2
+
+    def _check_limits(
+        self, model: nn.Module, data: TrainData, metrics: dict[str, float]
+    ) -> str | None:
+        """Measure the untrained network (parameters, FLOPs, estimated training memory,
+        CPU latency: none of them changes with training) into `metrics`, cheapest first;
+        a message naming the first limit it exceeds, else None."""
+        params = count_params(model)
+        metrics["params"] = params
+        if self.max_params is not None and params > self.max_params:
+            return f"network has {params:,} parameters, over max_params={self.max_params:,}"
+        metrics.update(self._cost_metrics(model, data, latency=False))
+        if self.max_flops is not None and metrics["flops"] > self.max_flops:
+            return f"network needs {metrics['flops']:,.0f} FLOPs, over max_flops={self.max_flops:g}"
+        probe = data.x_train[: max(2, min(4, self.batch_size))].cpu()
+        memory = estimate_train_memory(model, probe, self.batch_size, self._optimizer_states())
+        metrics["memory_mb"] = memory / _MB
+        if self.max_memory_mb is not None and memory / _MB > self.max_memory_mb:
+            return (
+                f"estimated training memory {memory / _MB:,.1f} MB at batch size "
+                f"{self.batch_size} is over max_memory_mb={self.max_memory_mb:g}"
+            )
+        metrics.update(self._cost_metrics(model, data, flops=False))
+        if self.max_latency_ms is not None and metrics["latency_ms"] > self.max_latency_ms:
+            return (
+                f"CPU latency {metrics['latency_ms']:.3g} ms at batch {self.latency_batch} is "
+                f"over max_latency_ms={self.max_latency_ms:g}"
+            )
+        return None
+
+    def _cost_metrics(
+        self, model: nn.Module, data: TrainData, *, flops: bool = True, latency: bool = True
+    ) -> dict[str, float]:
+        """FLOPs of one sample and CPU latency at `latency_batch` (a CPU copy of a model
+        that lives on another device)."""
+        on_cpu = next(model.parameters(), None) is None or next(model.parameters()).is_cpu
+        cpu_model = model if on_cpu else copy.deepcopy(model).cpu()
+        one = data.x_eval[:1].cpu()
+        out: dict[str, float] = {}
+        if flops:
+            out["flops"] = count_flops(cpu_model, one)
+        if latency:
+            batch = data.x_eval[: self.latency_batch].cpu()
+            if len(batch) < self.latency_batch:  # a tiny eval set: repeat its first image
+                batch = one.expand(self.latency_batch, *one.shape[1:]).contiguous()
+            out["latency_ms"] = cpu_latency_ms(cpu_model, batch, self.latency_repeats)
+        return out
+
+    def supports(self, space: SearchSpace) -> bool:
+        """Spaces that can build networks (override `SearchSpace.build`)."""
+        return type(space).build is not SearchSpace.build
+
+    def describe(self) -> dict[str, Any]:
+        name = self._dataset_arg if isinstance(self._dataset_arg, str) else self._dataset_arg.name
+        return {
+            "dataset": name,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+            "grad_clip": self.grad_clip,
+            "data_fraction": self.data_fraction,
+            "resolution": self.resolution,
+            "val_fraction": self.val_fraction,
+            "split_seed": self.split_seed,
+            "threads": self.threads,
+            "device": self.device,
+            "max_params": self.max_params,
+            "max_flops": self.max_flops,
+            "max_memory_mb": self.max_memory_mb,
+            "max_latency_ms": self.max_latency_ms,
+        }
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to a worker process: drop the tensors when the worker can load them itself.
+        state = self.__dict__.copy()
+        if isinstance(self._dataset_arg, str):
+            state.update(_dataset=None, _split=None, _data=None)
+        else:
+            state["_data"] = None
+        return state
+
+
+def final_fit(
+    space: SearchSpace,
+    arch: Architecture,
+    dataset: str | Dataset,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    reporter: Reporter | None = None,
+    **settings: Any,
+) -> FinalFit:
+    """Retrain `arch` on all of `dataset`'s training data and score it on its test split
+    (see `TrainingEvaluator.final_fit`; `settings` are the evaluator's options)."""
+    evaluator = TrainingEvaluator(dataset, space=space, **settings)
+    return evaluator.final_fit(arch, seed=seed, epochs=epochs, reporter=reporter)

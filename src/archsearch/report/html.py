@@ -1,0 +1,218 @@
+"""A self-contained HTML report of a study: one file, plots embedded as PNG data.
+
+It shows the best-so-far curve, every trial, the Pareto front for the objectives asked
+for, and the winning architecture drawn as a graph where its space describes cells.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archsearch.space.base import Architecture, SearchSpace
+from archsearch.space.encodings import EdgeCell, as_cells, is_cell_space
+from archsearch.trial import Trial, TrialState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+table { border-collapse: collapse; font-size: 0.85em; }
+td, th { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+td.arch { text-align: left; font-family: monospace; }
+tr.FAILED { color: #a33; } tr.PRUNED { color: #888; } tr.best { background: #eef6e8; }
+img { max-width: 100%; }
+"""
+
+
+def _figure_html(fig: Figure, alt: str) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _best_so_far(trials: Sequence[Trial], metric: str, mode: str) -> Figure:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.add_subplot()
+    xs, ys, best = [], [], -math.inf
+    for t in trials:
+        if t.state is TrialState.COMPLETE and t.score is not None:
+            best = max(best, t.score)
+        if best > -math.inf:
+            xs.append(t.number)
+            ys.append(best if mode == "max" else -best)
+    done = [t for t in trials if t.state is TrialState.COMPLETE and metric in t.metrics]
+    ax.scatter(
+        [t.number for t in done], [t.metrics[metric] for t in done], s=8, alpha=0.4, label="trial"
+    )
+    ax.step(xs, ys, where="post", color="C3", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.legend(loc="lower right" if mode == "max" else "upper right")
+    return fig
+
+
+def _pareto(
+    trials: Sequence[Trial], front: Sequence[Trial], objectives: Sequence[tuple[str, str]]
+) -> Figure:
+    from matplotlib.figure import Figure
+
+    (mx, _), (my, _) = objectives[0], objectives[1]
+    fig = Figure(figsize=(5, 4))
+    ax = fig.add_subplot()
+    done = [t for t in trials if mx in t.metrics and my in t.metrics]
+    ax.scatter(
+        [t.metrics[mx] for t in done],
+        [t.metrics[my] for t in done],
+        s=10,
+        alpha=0.4,
+        label="trials",
+    )
+    pts = sorted((t.metrics[mx], t.metrics[my]) for t in front)
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="C3", label="Pareto front")
+    ax.set_xlabel(mx)
+    ax.set_ylabel(my)
+    ax.legend()
+    return fig
+
+
+def _cells(space: SearchSpace, arch: Architecture) -> list[tuple[str, EdgeCell]]:
+    """Named cells of an architecture where its space describes cells (NB201: one;
+    DARTS: normal and reduction), none for other spaces."""
+    if not is_cell_space(space):
+        return []
+    return [(cell.name or "cell", cell) for cell in as_cells(space, arch)]
+
+
+def _architecture(space: SearchSpace, arch: Architecture) -> Figure | None:
+    """The winner's cells as DAGs (nodes left to right, ops on the edges), where the
+    space describes its architectures as cells; None otherwise."""
+    cells = _cells(space, arch)
+    if not cells:
+        return None
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 2.6 * len(cells)))
+    for row, (name, cell) in enumerate(cells):
+        ax = fig.add_subplot(len(cells), 1, row + 1)
+        n = cell.n_nodes
+        for i, j, op in cell.live_edges():
+            span = j - i
+            height = 0.0 if span == 1 else 0.25 * (span - 1) * (1 if (i + j) % 2 else -1)
+            mid_x, mid_y = (i + j) / 2, height
+            ax.annotate(
+                "",
+                xy=(j, 0),
+                xytext=(i, 0),
+                arrowprops={
+                    "arrowstyle": "->",
+                    "connectionstyle": f"arc3,rad={-0.6 * height}",
+                    "color": "0.4",
+                },
+            )
+            ax.text(mid_x, mid_y + 0.06 * (1 if height >= 0 else -1), op, ha="center", fontsize=8)
+        labels = [
+            f"in{k}" if k in cell.inputs else ("out" if k == cell.out_node else str(k))
+            for k in range(n)
+        ]
+        ax.scatter(range(n), [0] * n, s=500, color="#dde8f6", edgecolors="0.3", zorder=3)
+        for k, label in enumerate(labels):
+            ax.text(k, 0, label, ha="center", va="center", fontsize=8, zorder=4)
+        ax.set_xlim(-0.6, n - 0.4)
+        ax.set_ylim(-1.0, 1.0)
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    return fig
+
+
+def write_report(
+    trials: Sequence[Trial],
+    space: SearchSpace,
+    path: str | Path,
+    *,
+    metric: str = "val_acc",
+    mode: str = "max",
+    objectives: Sequence[tuple[str, str]] | None = None,
+    title: str = "archsearch study",
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write the report to `path` (atomically) and return it. `objectives`, a pair of
+    (metric, "max" | "min"), adds the Pareto front plot; `extra` adds summary rows (the
+    final test accuracy, export paths, ...)."""
+    from archsearch.pareto import pareto_front
+
+    path = Path(path)
+    done = [t for t in trials if t.state is TrialState.COMPLETE and t.score is not None]
+    best = max(done, key=lambda t: (t.score, -t.number)) if done else None
+    counts = {s.value: sum(t.state is s for t in trials) for s in TrialState}
+    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Summary</h2>", "<table>"]
+    rows: dict[str, Any] = {"trials": len(trials), **counts}
+    if best is not None:
+        rows |= {"best trial": best.number, "best architecture": space.describe(best.arch)}
+        rows |= {f"best {k}": f"{v:.6g}" for k, v in best.metrics.items()}
+    rows |= extra or {}
+    parts += [
+        f"<tr><th>{html.escape(str(k))}</th><td class=arch>{html.escape(str(v))}</td></tr>"
+        for k, v in rows.items()
+    ]
+    parts.append("</table>")
+    if done:
+        parts += [
+            "<h2>Best so far</h2>",
+            _figure_html(_best_so_far(trials, metric, mode), "best so far"),
+        ]
+    if objectives and len(objectives) >= 2 and done:
+        front = pareto_front(done, objectives)
+        parts += [
+            f"<h2>Pareto front ({', '.join(f'{m} {d}' for m, d in objectives)})</h2>",
+            _figure_html(_pareto(done, front, objectives[:2]), "Pareto front"),
+            "<p>"
+            + ", ".join(f"trial {t.number}" for t in sorted(front, key=lambda t: t.number))
+            + "</p>",
+        ]
+    if best is not None:
+        figure = _architecture(space, best.arch)
+        if figure is not None:
+            parts += ["<h2>The winner</h2>", _figure_html(figure, "winning architecture")]
+    names = sorted({k for t in trials for k in t.metrics})
+    parts += [
+        "<h2>All trials</h2>",
+        "<table><tr><th>trial</th><th>state</th><th>score</th><th>cost s</th>",
+    ]
+    parts[-1] += (
+        "".join(f"<th>{html.escape(n)}</th>" for n in names) + "<th>architecture / error</th></tr>"
+    )
+    for t in trials:
+        cls = f"{t.state.value}{' best' if best is not None and t.number == best.number else ''}"
+        cells = [
+            str(t.number),
+            t.state.value,
+            "" if t.score is None else f"{t.score:.5g}",
+            f"{t.cost:.3g}",
+        ]
+        cells += [f"{t.metrics[n]:.5g}" if n in t.metrics else "" for n in names]
+        last = space.describe(t.arch) + (f" — {t.error}" if t.error else "")
+        parts.append(
+            f'<tr class="{cls}">'
+            + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            + f"<td class=arch>{html.escape(last)}</td></tr>"
+        )
+    parts.append("</table>")
+    document = (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(document, encoding="utf-8")
+    tmp.replace(path)
+    return path
