@@ -26,7 +26,13 @@ from rich.table import Table
 from archsearch import __version__
 from archsearch.config import StudyConfig, build_components
 from archsearch.errors import ArchsearchError, ConfigError, StudyError
-from archsearch.execution import Executor, InlineExecutor, SimulatedExecutor
+from archsearch.execution import (
+    Executor,
+    InlineExecutor,
+    ProcessPoolExecutor,
+    RayExecutor,
+    SimulatedExecutor,
+)
 from archsearch.storage.sqlite import SQLiteStorage
 from archsearch.study import Study
 from archsearch.trial import Budget, Trial, TrialState
@@ -72,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", help="where datasets are (default: $ARCHSEARCH_DATA, then system places)"
     )
     run.add_argument("--space", default="chain", help="search space (default: chain)")
+    run.add_argument(
+        "--space-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="space setting, e.g. max_layers=8 or filters=[32,64,128] (repeatable)",
+    )
     run.add_argument("--strategy", default="re", help="search strategy (default: re)")
     run.add_argument(
         "--strategy-option", type=_option, action="append", default=[], metavar="KEY=VALUE"
@@ -92,10 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-fraction", type=float, default=1.0, help="share of the training data per candidate"
     )
     run.add_argument(
+        "--val-fraction", type=float, default=0.2, help="share of the training split held out"
+    )
+    run.add_argument(
         "--resolution", type=int, help="train candidates at this input size (low fidelity)"
     )
     run.add_argument("--batch-size", type=int, default=128)
-    run.add_argument("--threads", type=int, default=2, help="CPU threads per trial")
+    run.add_argument("--workers", type=int, default=2, help="trials at once, one process each")
+    run.add_argument("--threads", type=int, default=1, help="CPU threads per trial")
     run.add_argument("--max-params", type=int, help="reject larger networks before training")
     run.add_argument("--max-flops", type=float, help="reject networks with more FLOPs per sample")
     run.add_argument("--max-latency-ms", type=float, help="reject slower networks (CPU, batch 1)")
@@ -133,11 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--study", required=True, type=Path, help="study folder")
     search.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_execution_options(search)
 
     resume = sub.add_parser("resume", help="continue a study after an interruption or crash")
     resume.add_argument("study", type=Path)
     resume.add_argument("--budget", help="a new total budget (default: the stored one)")
     resume.add_argument("--quiet", action="store_true")
+    _add_execution_options(resume)
 
     status = sub.add_parser("status", help="summarise a study")
     status.add_argument("study", type=Path)
@@ -152,6 +172,58 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("study", type=Path)
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     return parser
+
+
+def _add_execution_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("execution (not stored with the study; a resume may choose anew)")
+    g.add_argument(
+        "--executor",
+        choices=("auto", "inline", "simulated", "pool", "ray"),
+        default="auto",
+        help="auto: a simulated clock for tabular benchmarks, else inline; pool: local worker "
+        "processes; ray: Ray tasks (with pool or ray a seconds budget is wall time)",
+    )
+    g.add_argument("--workers", type=int, help="trials at once (pool: 2; ray: as the CPUs allow)")
+    g.add_argument("--threads-per-worker", type=int, default=1, help="threads (CPUs) per trial")
+    g.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs each Ray trial asks for")
+    g.add_argument("--ray-address", help="'auto' joins a running Ray cluster; default: a local one")
+    g.add_argument(
+        "--trial-timeout", type=float, help="seconds before a trial is stopped (pool, ray)"
+    )
+    g.add_argument(
+        "--max-retries", type=int, default=1, help="re-runs of a trial whose worker died"
+    )
+
+
+def _executor(args: argparse.Namespace, config: StudyConfig) -> Executor:
+    kind = args.executor
+    if kind == "auto":
+        kind = "simulated" if config.evaluator in TABULAR_EVALUATORS else "inline"
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    if args.max_retries < 0:
+        raise ConfigError(f"--max-retries must be >= 0, got {args.max_retries}")
+    if args.trial_timeout is not None and kind not in ("pool", "ray"):
+        raise ConfigError(
+            "--trial-timeout needs --executor pool or ray (inline trials cannot stop)"
+        )
+    if kind == "inline":
+        return InlineExecutor()
+    if kind == "simulated":
+        return SimulatedExecutor(args.workers or 1)
+    if kind == "pool":
+        return ProcessPoolExecutor(
+            args.workers or 2,
+            threads_per_worker=args.threads_per_worker,
+            trial_timeout=args.trial_timeout,
+        )
+    return RayExecutor(
+        args.workers,
+        num_cpus=args.threads_per_worker,
+        num_gpus=args.gpus_per_trial,
+        address=args.ray_address,
+        trial_timeout=args.trial_timeout,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,11 +250,25 @@ def _stored(folder: Path) -> tuple[StudyConfig, Budget]:
     return StudyConfig.parse(config), Budget.parse(budget)
 
 
-def _run(folder: Path, config: StudyConfig, budget: Budget, quiet: bool) -> None:
+def _run(folder: Path, config: StudyConfig, budget: Budget, args: argparse.Namespace) -> None:
     space, strategy, evaluator = build_components(config)  # every check before any write
-    executor: Executor = (
-        SimulatedExecutor() if config.evaluator in TABULAR_EVALUATORS else InlineExecutor()
-    )
+    executor = _executor(args, config)
+    try:
+        _search(folder, config, budget, args, space, strategy, evaluator, executor)
+    finally:
+        executor.shutdown()
+
+
+def _search(
+    folder: Path,
+    config: StudyConfig,
+    budget: Budget,
+    args: argparse.Namespace,
+    space: Any,
+    strategy: Any,
+    evaluator: Any,
+    executor: Executor,
+) -> None:
     with SQLiteStorage(folder / DB_NAME) as storage:
         study = Study(
             space, strategy, storage, seed=config.seed, metric=config.metric, mode=config.mode
@@ -193,8 +279,14 @@ def _run(folder: Path, config: StudyConfig, budget: Budget, quiet: bool) -> None
             storage.set_meta("config", config.model_dump())
         storage.set_meta("budget", str(budget))
         done_before = len(study.completed())
-        with _Progress(budget, quiet, len(study.trials)) as progress:
-            study.optimize(evaluator, budget=budget, executor=executor, callbacks=[progress.update])
+        with _Progress(budget, args.quiet, len(study.trials)) as progress:
+            study.optimize(
+                evaluator,
+                budget=budget,
+                executor=executor,
+                callbacks=[progress.update],
+                max_retries=args.max_retries,
+            )
         _print_summary(study, folder, len(study.completed()) - done_before)
 
 
@@ -223,7 +315,7 @@ def cmd_search(args: argparse.Namespace) -> None:
                 f"{args.study} holds a study with a different config ({', '.join(diff)}); "
                 "use another --study folder, or `archsearch resume` to continue that one"
             )
-    _run(args.study, config, budget, args.quiet)
+    _run(args.study, config, budget, args)
 
 
 def _objectives(text: str | None) -> list[tuple[str, str]] | None:
@@ -246,6 +338,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             "dataset": args.dataset,
             "data_dir": args.data_dir,
             "space": args.space,
+            "space_options": dict(args.space_option),
             "strategy": args.strategy,
             "strategy_options": dict(args.strategy_option),
             "time_budget": args.time_budget,
@@ -253,8 +346,10 @@ def cmd_run(args: argparse.Namespace) -> None:
             "search_epochs": args.search_epochs,
             "final_epochs": args.final_epochs,
             "data_fraction": args.data_fraction,
+            "val_fraction": args.val_fraction,
             "resolution": args.resolution,
             "batch_size": args.batch_size,
+            "workers": args.workers,
             "threads": args.threads,
             "max_params": args.max_params,
             "max_flops": args.max_flops,
@@ -296,7 +391,7 @@ def cmd_resume(args: argparse.Namespace) -> None:
     config, budget = _stored(args.study)
     if args.budget is not None:
         budget = Budget.parse(args.budget)
-    _run(args.study, config, budget, args.quiet)
+    _run(args.study, config, budget, args)
 
 
 def cmd_status(args: argparse.Namespace) -> None:

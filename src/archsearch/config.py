@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from archsearch.errors import ConfigError
 from archsearch.estimation.base import EVALUATORS, Evaluator
 from archsearch.registry import Registry
-from archsearch.space.base import SPACES, SearchSpace, get_space
+from archsearch.space.base import SPACES, SearchSpace
 from archsearch.strategies.base import STRATEGIES, Strategy
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,6 +40,7 @@ class StudyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     space: str = "nb201"
+    space_options: dict[str, Any] = {}
     strategy: str = "re"
     strategy_options: dict[str, Any] = {}
     evaluator: str = "nb201"
@@ -91,7 +92,7 @@ def _construct(kind: str, name: str, factory: Any, *args: Any, **options: Any) -
 
 def build_components(config: StudyConfig) -> tuple[SearchSpace, Strategy, Evaluator]:
     """The space, strategy (seeded from the study seed) and evaluator a config names."""
-    space = get_space(config.space)
+    space = _construct("space", config.space, SPACES.get(config.space), **config.space_options)
     strategy = _construct(
         "strategy",
         config.strategy,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from archsearch.config import StudyConfig, build_components, parse_model
 from archsearch.errors import ConfigError, StudyError
+from archsearch.execution import Executor, InlineExecutor, ProcessPoolExecutor
 from archsearch.storage.sqlite import SQLiteStorage
 from archsearch.study import Callback, Study
 from archsearch.trial import Budget
@@ -36,6 +37,7 @@ class RunConfig(BaseModel):
     dataset: str = "digits"
     data_dir: str | None = None
     space: str = "chain"
+    space_options: dict[str, Any] = Field(default_factory=dict)
     strategy: str = "re"
     strategy_options: dict[str, Any] = Field(default_factory=dict)
     time_budget: str = "4m"  # search and final training together
@@ -44,10 +46,12 @@ class RunConfig(BaseModel):
     data_fraction: float = Field(1.0, gt=0.0, le=1.0)
     resolution: int | None = None
     final_epochs: int = Field(30, ge=1)  # at most; fewer if the budget runs short
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     batch_size: int = Field(128, ge=1)
     optimizer: str = "sgd"
     lr: float | None = None
-    threads: int = Field(2, ge=1)
+    workers: int = Field(2, ge=1)  # trials at once, each in its own process
+    threads: int = Field(1, ge=1)  # per trial; the final training uses workers x threads
     max_params: int | None = None
     max_flops: float | None = None
     max_latency_ms: float | None = None
@@ -69,12 +73,14 @@ class RunConfig(BaseModel):
             "lr": self.lr,
             "threads": self.threads,
             "split_seed": self.seed,
+            "val_fraction": self.val_fraction,
             "max_params": self.max_params,
             "data_dir": self.data_dir,
         }
         return StudyConfig.parse(
             {
                 "space": self.space,
+                "space_options": self.space_options,
                 "strategy": self.strategy,
                 "strategy_options": self.strategy_options,
                 "evaluator": "train",
@@ -143,7 +149,11 @@ def run(
             f"searching {config.space} on {config.dataset} with {config.strategy} for "
             f"{search_budget.seconds:.0f} s ({config.search_epochs} epochs per candidate)"
         )
-        study.optimize(evaluator, budget=search_budget, callbacks=callbacks)
+        executor = _executor(config)
+        try:
+            study.optimize(evaluator, budget=search_budget, executor=executor, callbacks=callbacks)
+        finally:
+            executor.shutdown()
         if not study.completed():
             raise StudyError("the search completed no trial: see `archsearch status` for errors")
         best = study.best()
@@ -161,6 +171,7 @@ def run(
         )
         estimate = per_epoch * full_data * epochs
         log(f"final training: {epochs} epochs on all training data (about {estimate:.0f} s)")
+        evaluator.threads = config.workers * config.threads  # one training: every core
         fit = evaluator.final_fit(best.arch, seed=config.seed, epochs=epochs)
         exported = _export(space, best.arch, fit.model, task, folder)
         summary = {
@@ -193,6 +204,13 @@ def run(
         (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         storage.set_meta("final", summary)  # last: a crash before it redoes the final stage
     return summary
+
+
+def _executor(config: RunConfig) -> Executor:
+    """Two single-thread trials in parallel beat one two-thread trial on small CPUs."""
+    if config.workers == 1:
+        return InlineExecutor()
+    return ProcessPoolExecutor(config.workers, threads_per_worker=config.threads)
 
 
 def _plain(value: Any) -> Any:
