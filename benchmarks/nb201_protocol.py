@@ -170,6 +170,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--strategies", nargs="+", default=["random", "re"])
     parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument(
+        "--runs-for",
+        nargs="*",
+        default=[],
+        metavar="STRATEGY=N",
+        help="fewer runs for costly strategies, e.g. bo=100 optuna-gp=30",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--output", type=Path, default=RESULTS / "nb201.md")
     args = parser.parse_args(argv)
@@ -177,13 +184,16 @@ def main(argv: list[str] | None = None) -> None:
     strategies = [parse_strategy(s) for s in args.strategies]
     for name, _ in strategies:
         STRATEGIES.get(name)  # fail fast on a typo
-    chunk = max(1, args.runs // (4 * max(args.workers, 1)))
-    jobs = [
-        Job(name, options, ds, tuple(range(lo, min(lo + chunk, args.runs))))
-        for name, options in strategies
-        for ds in DATASETS
-        for lo in range(0, args.runs, chunk)
-    ]
+    runs_for = {k: int(v) for k, _, v in (item.partition("=") for item in args.runs_for)}
+    jobs = []
+    for text, (name, options) in zip(args.strategies, strategies, strict=True):
+        runs = runs_for.get(text, runs_for.get(name, args.runs))
+        chunk = max(1, runs // (4 * max(args.workers, 1)))
+        for ds in DATASETS:
+            for lo in range(0, runs, chunk):
+                jobs.append(Job(name, options, ds, tuple(range(lo, min(lo + chunk, runs)))))
+    # Costly strategies first, so the pool is not left waiting on one long chunk at the end.
+    jobs.sort(key=lambda job: -len(job.seeds))
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         chunks = list(pool.map(run_chunk, jobs))
@@ -197,13 +207,15 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         *header("NAS-Bench-201 protocol", "nb201_protocol.py", argv),
         f"- {args.workers} worker processes",
-        f"- runs per strategy and dataset: {args.runs}; wall time of the whole protocol: {wall:.1f} s",
+        f"- runs per strategy and dataset: {args.runs} unless the runs column says otherwise; "
+        f"wall time of the whole protocol: {wall:.1f} s",
         "- signal: 12-epoch validation accuracy (seed mean: the 12-epoch table has no per-seed values);",
         "  cost per query: 200-epoch training time x 12/200 (simulated seconds); a query starts",
         "  while the clock is under budget, so the last one may cross it.",
         "- test: 200-epoch test accuracy of the architecture with the best signal;",
         "  regret: best 12-epoch validation accuracy in the space minus the best found;",
-        "  overhead: mean strategy ask+tell time per trial.",
+        "  overhead: median over runs of the mean strategy ask+tell time per trial",
+        "  (benchmarks/strategy_overhead.py measures it at 150 observations).",
         "",
         "## Per dataset (search and report on the same dataset)",
         "",

@@ -1,15 +1,16 @@
 """Real-training throughput: two single-thread workers against one two-thread worker.
 
 The same architectures (random search, the same seed: its proposals do not depend on
-results) are trained on Fashion-MNIST by `TrainingEvaluator` through the process pool,
-once as 2 workers x 1 thread and once as 1 worker x 2 threads, on the same 2 cores.
+results) are trained on Fashion-MNIST by `TrainingEvaluator` through the process pool and
+through Ray, each once as 2 workers x 1 thread and once as 1 worker x 2 threads, on the
+same 2 cores.
 Small networks use threads poorly (each op is too short to split well), so trial-level
 parallelism should give more trials per hour. Before each timed run every worker trains
 one warm-up trial, so loading the data (once per worker) and starting the worker are not
 timed; configurations are interleaved over `--repeats` rounds so drift on a shared machine
 hits both.
 
-    python benchmarks/parallel_training.py [--trials 8] [--epochs 1] [--data-fraction 0.1]
+    python benchmarks/parallel_training.py [--executors pool ray] [--trials 8] [--epochs 1]
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from pathlib import Path
 
 from reporting import RESULTS, header, write
 
+from archsearch.execution.base import Executor
 from archsearch.execution.process_pool import ProcessPoolExecutor
+from archsearch.execution.ray_executor import RayExecutor
 from archsearch.space.base import get_space
 from archsearch.storage.memory import InMemoryStorage
 from archsearch.strategies.random import RandomSearch
@@ -46,18 +49,30 @@ def evaluator(threads: int, args: argparse.Namespace):  # type: ignore[no-untype
     )
 
 
-def run(workers: int, threads: int, args: argparse.Namespace, seed: int) -> tuple[float, int]:
+def make_executor(kind: str, workers: int, threads: int) -> Executor:
+    if kind == "pool":
+        pool = ProcessPoolExecutor(workers, threads_per_worker=threads)
+        pool.wait_ready(timeout=300)
+        return pool
+    return RayExecutor(workers, num_cpus=threads)
+
+
+def run(
+    kind: str, workers: int, threads: int, args: argparse.Namespace, seed: int
+) -> tuple[float, int]:
     """Seconds for `args.trials` trials, and how many completed."""
     space = get_space(args.space)
     ev = evaluator(threads, args)
-    with ProcessPoolExecutor(workers, threads_per_worker=threads) as pool:
-        pool.wait_ready(timeout=300)
+    executor = make_executor(kind, workers, threads)
+    try:
         warm = Study(space, RandomSearch(space, seed=10_000 + seed), InMemoryStorage())
-        warm.optimize(ev, budget=f"{workers}trials", executor=pool)  # data loads, per worker
+        warm.optimize(ev, budget=f"{workers}trials", executor=executor)  # data loads, per worker
         study = Study(space, RandomSearch(space, seed=seed), InMemoryStorage(), seed=seed)
         start = time.perf_counter()
-        study.optimize(ev, budget=f"{args.trials}trials", executor=pool)
+        study.optimize(ev, budget=f"{args.trials}trials", executor=executor)
         seconds = time.perf_counter() - start
+    finally:
+        executor.shutdown()
     failed = [t.error for t in study.trials if t.error]
     if failed:  # a failed trial takes no time to train: the timing would mean nothing
         raise SystemExit(f"{len(failed)} trials failed, no result written; first: {failed[0]}")
@@ -74,20 +89,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-fraction", type=float, default=0.1)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--executors", nargs="+", choices=("pool", "ray"), default=["pool", "ray"])
     parser.add_argument("--output", type=Path, default=RESULTS / "parallel_training.md")
     args = parser.parse_args(argv)
 
-    times: dict[str, list[float]] = {name: [] for name, _, _ in CONFIGS}
-    done: dict[str, int] = dict.fromkeys(times, 0)
+    runs = [(kind, name, w, t) for kind in args.executors for name, w, t in CONFIGS]
+    times: dict[tuple[str, str], list[float]] = {(k, n): [] for k, n, _, _ in runs}
+    done: dict[tuple[str, str], int] = dict.fromkeys(times, 0)
     loads = [os.getloadavg()[0]]
     for r in range(args.repeats):
-        for name, workers, threads in CONFIGS:
-            seconds, completed = run(workers, threads, args, seed=r)
+        for kind, name, workers, threads in runs:
+            seconds, completed = run(kind, workers, threads, args, seed=r)
             loads.append(os.getloadavg()[0])
-            times[name].append(seconds)
-            done[name] += completed
-            print(f"round {r}: {name}: {seconds:.1f} s, {completed} complete", flush=True)
-    rate = {name: 3600.0 * args.trials / statistics.median(t) for name, t in times.items()}
+            times[(kind, name)].append(seconds)
+            done[(kind, name)] += completed
+            print(f"round {r}: {kind}, {name}: {seconds:.1f} s, {completed} complete", flush=True)
+    rate = {key: 3600.0 * args.trials / statistics.median(t) for key, t in times.items()}
     (a, _, _), (b, _, _) = CONFIGS
     lines = [
         *header(
@@ -101,16 +118,19 @@ def main(argv: list[str] | None = None) -> None:
         f"- 1-minute load average of the machine around the runs: {min(loads):.1f} to "
         f"{max(loads):.1f} (a shared machine: other processes compete for its cores)",
         "",
-        "| configuration | seconds per run (each round) | trials per hour (median) | complete |",
-        "|---|---|---|---|",
+        "| executor | configuration | seconds per run (each round) | trials per hour (median) | complete |",
+        "|---|---|---|---|---|",
         *[
-            f"| {name} | {', '.join(f'{s:.1f}' for s in times[name])} | {rate[name]:,.0f} | "
-            f"{done[name]}/{args.trials * args.repeats} |"
-            for name, _, _ in CONFIGS
+            f"| {kind} | {name} | {', '.join(f'{s:.1f}' for s in times[(kind, name)])} | "
+            f"{rate[(kind, name)]:,.0f} | {done[(kind, name)]}/{args.trials * args.repeats} |"
+            for kind, name, _, _ in runs
         ],
         "",
-        f"Two single-thread workers train **{rate[a] / rate[b]:.2f}x** the trials per hour of "
-        "one two-thread worker.",
+        *[
+            f"- {kind}: two single-thread workers train **{rate[(kind, a)] / rate[(kind, b)]:.2f}x** "
+            "the trials per hour of one two-thread worker."
+            for kind in args.executors
+        ],
     ]
     write(lines, args.output)
 

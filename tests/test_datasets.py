@@ -285,6 +285,15 @@ def test_npz_float_images_and_test_arrays(tmp_path: Path) -> None:
     assert torch.equal(load_dataset(f"npz:{path}").x_train, ds.x_train)  # the CLI's spelling
 
 
+def test_npz_without_test_arrays_holds_out_a_fixed_fifth(tmp_path: Path) -> None:
+    path = tmp_path / "n.npz"
+    y = np.arange(100) % 4
+    np.savez(path, x=np.random.default_rng(0).random((100, 5, 5)), y=y)
+    a, b = load_dataset(str(path), cache=False), load_dataset(str(path), cache=False)
+    assert len(a.y_test) == 20 and len(a.y_train) == 80 and torch.equal(a.y_test, b.y_test)
+    assert torch.bincount(a.y_test).tolist() == [5, 5, 5, 5]  # stratified
+
+
 def test_npz_accepts_keras_style_names(tmp_path: Path) -> None:
     path = tmp_path / "k.npz"
     x = np.zeros((4, 6, 6), np.uint8)

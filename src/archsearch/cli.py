@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--search-epochs", type=int, default=5, help="epochs per candidate (low fidelity)"
     )
     run.add_argument(
-        "--final-epochs", type=int, default=30, help="most epochs for the final training"
+        "--final-epochs", type=int, default=100, help="most epochs for the final training"
     )
     run.add_argument(
         "--data-fraction", type=float, default=1.0, help="share of the training data per candidate"
@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--resolution", type=int, help="train candidates at this input size (low fidelity)"
     )
     run.add_argument("--batch-size", type=int, default=128)
+    run.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random crop and flip in the final training (default: on for CIFAR-10 only)",
+    )
     run.add_argument("--workers", type=int, default=2, help="trials at once, one process each")
     run.add_argument("--threads", type=int, default=1, help="CPU threads per trial")
     run.add_argument("--max-params", type=int, help="reject larger networks before training")
@@ -349,6 +355,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             "val_fraction": args.val_fraction,
             "resolution": args.resolution,
             "batch_size": args.batch_size,
+            "augment": args.augment,
             "workers": args.workers,
             "threads": args.threads,
             "max_params": args.max_params,

@@ -102,7 +102,12 @@ def build_components(config: StudyConfig) -> tuple[SearchSpace, Strategy, Evalua
         **config.strategy_options,
     )
     evaluator_cls = EVALUATORS.get(config.evaluator)
-    evaluator = _construct("evaluator", config.evaluator, evaluator_cls, **config.evaluator_options)
+    options = dict(config.evaluator_options)
+    if "space" in inspect.signature(evaluator_cls).parameters:
+        # The configured space object: its build options (widths, depths) must reach the
+        # evaluator, in this process and in workers, not a default-built namesake.
+        options.setdefault("space", space)
+    evaluator = _construct("evaluator", config.evaluator, evaluator_cls, **options)
     if not evaluator.supports(space):
         raise ConfigError(f"evaluator {config.evaluator!r} cannot score space {config.space!r}")
     return space, strategy, evaluator

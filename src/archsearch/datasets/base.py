@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from archsearch.datasets import transforms
@@ -181,6 +182,18 @@ class Dataset:
 Loader = Callable[..., Dataset]
 DATASETS: Registry[Loader] = Registry("dataset")
 _CACHE: dict[tuple[Any, ...], Dataset] = {}
+
+
+def held_out_test(labels: np.ndarray, fraction: float = 0.2, seed: int = 0) -> np.ndarray:
+    """A boolean mask of a fixed, stratified test split (`fraction` of each class), for
+    datasets that come without one: their test accuracy then means the same in every
+    study."""
+    rng = np.random.default_rng(seed)
+    is_test = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        is_test[rng.permutation(members)[: round(fraction * len(members))]] = True
+    return is_test
 
 
 def load_dataset(

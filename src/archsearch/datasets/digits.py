@@ -13,7 +13,7 @@ import os
 import numpy as np
 import torch
 
-from archsearch.datasets.base import DATASETS, Dataset
+from archsearch.datasets.base import DATASETS, Dataset, held_out_test
 from archsearch.datasets.sources import DatasetError
 
 #: digits has no official test split; this one is fixed for good (seed and fraction),
@@ -35,14 +35,7 @@ def load_digits(data_dir: str | os.PathLike[str] | None = None) -> Dataset:
     bunch = sk_load_digits()
     x = np.asarray(bunch.images, dtype=np.float32)[:, None] / 16.0  # (N, 1, 8, 8)
     y = np.asarray(bunch.target, dtype=np.int64)
-    rng = np.random.default_rng(TEST_SEED)
-    test_parts = []
-    for c in range(10):
-        members = np.flatnonzero(y == c)
-        test_parts.append(rng.permutation(members)[: round(TEST_FRACTION * len(members))])
-    test = np.concatenate(test_parts)
-    is_test = np.zeros(len(y), dtype=bool)
-    is_test[test] = True
+    is_test = held_out_test(y, TEST_FRACTION, TEST_SEED)
     return Dataset(
         name="digits",
         x_train=torch.from_numpy(x[~is_test]),

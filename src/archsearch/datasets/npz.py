@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from archsearch.datasets.base import DATASETS, Dataset
+from archsearch.datasets.base import DATASETS, Dataset, held_out_test
 from archsearch.datasets.sources import DatasetError
 
 _CHANNELS = (1, 2, 3, 4)
@@ -73,7 +73,8 @@ def load_npz(
 ) -> Dataset:
     """A dataset from `path` (relative paths are looked up in `data_dir` first, if given).
 
-    `augment=True` turns on the CIFAR-style crop-and-flip augmentation for training;
+    Without `x_test`/`y_test` arrays, a fixed stratified 20% of `x`/`y` is held out as
+    the test split. `augment=True` turns on the CIFAR-style crop-and-flip augmentation for training;
     `num_classes` defaults to the largest label + 1.
     """
     if path is None:
@@ -97,12 +98,24 @@ def load_npz(
     has_test = "x_test" in arrays or "y_test" in arrays
     if has_test and not ("x_test" in arrays and "y_test" in arrays):
         raise DatasetError(f"{file}: give both x_test and y_test, or neither")
+    x, y = _images(arrays["x"], layout, f"{file} x"), _labels(arrays["y"], f"{file} y")
+    x_test: torch.Tensor | None
+    y_test: torch.Tensor | None
+    if has_test:
+        x_test = _images(arrays["x_test"], layout, f"{file} x_test")
+        y_test = _labels(arrays["y_test"], f"{file} y_test")
+    else:  # no test arrays: hold out a fixed, stratified 20% (as for digits)
+        is_test = torch.from_numpy(held_out_test(y.numpy()))
+        if is_test.any():
+            x, y, x_test, y_test = x[~is_test], y[~is_test], x[is_test], y[is_test]
+        else:  # too few samples per class to hold any out
+            x_test = y_test = None
     return Dataset(
         name=f"npz:{file.name}",
-        x_train=_images(arrays["x"], layout, f"{file} x"),
-        y_train=_labels(arrays["y"], f"{file} y"),
-        x_test=_images(arrays["x_test"], layout, f"{file} x_test") if has_test else None,
-        y_test=_labels(arrays["y_test"], f"{file} y_test") if has_test else None,
+        x_train=x,
+        y_train=y,
+        x_test=x_test,
+        y_test=y_test,
         num_classes=int(num_classes),
         augment=bool(augment),
         source=str(file),

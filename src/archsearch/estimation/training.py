@@ -357,6 +357,7 @@ class TrainingEvaluator(Evaluator):
         latency_repeats: int = 20,
         eval_batch_size: int = 256,
         final_epochs: int | None = None,
+        augment: bool | None = None,
     ) -> None:
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer: choose one of {list(OPTIMIZERS)}, not {optimizer!r}")
@@ -418,6 +419,9 @@ class TrainingEvaluator(Evaluator):
         self.latency_repeats = int(latency_repeats)
         self.eval_batch_size = int(eval_batch_size)
         self.final_epochs = None if final_epochs is None else int(final_epochs)
+        # Random crop and flip while training: the dataset's default (on for CIFAR) unless
+        # set here (e.g. on for Fashion-MNIST).
+        self.augment = augment
         self._dataset: Dataset | None = None if isinstance(dataset, str) else dataset
         self._split: Split | None = None
         self._data: TrainData | None = None
@@ -486,7 +490,8 @@ class TrainingEvaluator(Evaluator):
             x_eval, y_eval = ds.x_train[eval_idx], ds.y_train[eval_idx]
         task = ds.task(resolution)
         # CIFAR's 4 pixels of padding at 32 px, scaled with the resolution.
-        padding = max(1, round(task.input_shape[-1] / 8)) if ds.augment else 0
+        augment = ds.augment if self.augment is None else self.augment
+        padding = max(1, round(task.input_shape[-1] / 8)) if augment else 0
         return TrainData(
             prep(x_train),
             y_train.to(self.device),

@@ -26,6 +26,7 @@ throughout, so a stride-2 layer maps H to ceil(H / 2) and a map never drops belo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -135,16 +136,25 @@ class ChainSpace(SearchSpace):
         layer, field = name[1:].split(".")
         return int(layer), ("skip" if field.startswith("skip") else field)
 
+    @functools.cached_property
+    def _layout(self) -> tuple[tuple[int, str, int], ...]:
+        """(layer, field, index of that layer's op decision) for every decision but the
+        first: parsed once, since `_active` runs on every mutate and canonical call."""
+        out = []
+        for d in self._decisions[1:]:
+            layer, field = self._field(d.name)
+            out.append((layer, field, self._index[f"L{layer}.op"]))
+        return tuple(out)
+
     def _active(self, values: Sequence[Any]) -> list[bool]:
         """Which decisions shape the network, given all the values (in decision order)."""
         depth = values[0]
         active = [True]
-        for d in self._decisions[1:]:
-            layer, field = self._field(d.name)
+        for layer, field, op_index in self._layout:
             if layer >= depth:
                 active.append(False)
                 continue
-            op = values[self._index[f"L{layer}.op"]]
+            op = values[op_index]
             if field in ("op", "skip"):
                 active.append(True)
             elif field in ("kernel", "stride"):
@@ -155,9 +165,10 @@ class ChainSpace(SearchSpace):
 
     def _canonical_values(self, values: Sequence[Any]) -> list[Any]:
         active = self._active(values)
+        fields = ("layers", *(field for _, field, _ in self._layout))
         return [
-            v if on else self._defaults[self._field(d.name)[1]]
-            for v, on, d in zip(values, active, self._decisions, strict=True)
+            v if on else self._defaults[field]
+            for v, on, field in zip(values, active, fields, strict=True)
         ]
 
     def _arch(self, values: Sequence[Any]) -> Architecture:

@@ -1,7 +1,26 @@
 """WHICH next: search strategies behind one ask/tell interface, registered by short name."""
 
+from archsearch.strategies.bananas import Bananas
 from archsearch.strategies.base import STRATEGIES, Strategy
+from archsearch.strategies.bayesopt import GPBayesOpt
 from archsearch.strategies.evolution import RegularizedEvolution
+from archsearch.strategies.local_search import LocalSearch
+from archsearch.strategies.mcts import MonteCarloTreeSearch
 from archsearch.strategies.random import RandomSearch
+from archsearch.strategies.rl import Controller, ReinforceSearch
+from archsearch.strategies.tpe import OptunaGPSearch, OptunaSearch
 
-__all__ = ["STRATEGIES", "RandomSearch", "RegularizedEvolution", "Strategy"]
+__all__ = [
+    "STRATEGIES",
+    "Bananas",
+    "Controller",
+    "GPBayesOpt",
+    "LocalSearch",
+    "MonteCarloTreeSearch",
+    "OptunaGPSearch",
+    "OptunaSearch",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "ReinforceSearch",
+    "Strategy",
+]
