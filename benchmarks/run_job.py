@@ -21,21 +21,7 @@ from pathlib import Path
 from reporting import RESULTS, header, write
 
 from archsearch.cli import main as cli_main
-
-KEYS = (
-    "dataset",
-    "trials",
-    "architecture",
-    "search_val_acc",
-    "final_epochs",
-    "test_acc",
-    "params",
-    "flops",
-    "latency_ms",
-    "final_seconds",
-    "total_seconds",
-    "onnx_max_abs_diff",
-)
+from archsearch.pipeline import SUMMARY_KEYS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     if wall is not None:
         lines.append(f"- wall time of the whole command: {wall:.0f} s")
     lines += ["", "| what | value |", "|---|---|"]
-    for key in KEYS:
+    for key in SUMMARY_KEYS:
         value = summary.get(key)
         text = f"{value:.4g}" if isinstance(value, float) else str(value)
         lines.append(f"| {key} | {text.replace('|', '/')} |")

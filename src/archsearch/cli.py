@@ -337,7 +337,7 @@ def _objectives(text: str | None) -> list[tuple[str, str]] | None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from archsearch.pipeline import RunConfig, default_folder, run
+    from archsearch.pipeline import SUMMARY_KEYS, RunConfig, default_folder, run
 
     config = RunConfig.parse(
         {
@@ -373,22 +373,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     table = Table(title=f"archsearch run: {folder}", show_header=False)
     table.add_column(overflow="fold")
     table.add_column(overflow="fold")
-    for key in (
-        "dataset",
-        "trials",
-        "architecture",
-        "search_val_acc",
-        "final_epochs",
-        "test_acc",
-        "params",
-        "flops",
-        "latency_ms",
-        "total_seconds",
-        "genotype_file",
-        "weights_file",
-        "onnx_file",
-        "report",
-    ):
+    for key in (*SUMMARY_KEYS, "genotype_file", "weights_file", "onnx_file", "report"):
         value = summary.get(key)
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     Console().print(table)

@@ -27,6 +27,21 @@ from archsearch.trial import Budget
 
 DB_NAME = "study.db"
 CHAIN_DEFAULTS: dict[str, Any] = {"filters": [32, 64, 128]}
+#: the numbers of a run's summary worth showing (the CLI's table, benchmark records)
+SUMMARY_KEYS = (
+    "dataset",
+    "trials",
+    "architecture",
+    "search_val_acc",
+    "final_epochs",
+    "test_acc",
+    "params",
+    "flops",
+    "latency_ms",
+    "final_seconds",
+    "total_seconds",
+    "onnx_max_abs_diff",
+)
 Log = Callable[[str], None]
 
 
@@ -252,4 +267,4 @@ def default_folder(config: RunConfig) -> Path:
     return Path("runs") / f"run-{dataset}-{config.space}-{config.strategy}-s{config.seed}"
 
 
-__all__ = ["RunConfig", "default_folder", "run"]
+__all__ = ["SUMMARY_KEYS", "RunConfig", "default_folder", "run"]
