@@ -39,7 +39,10 @@ def test_run_end_to_end_and_resume(tmp_path: Path) -> None:
     from archsearch.space.base import TaskSpec
 
     model = rebuild_model(
-        ChainSpace(), folder / "best.json", TaskSpec((1, 8, 8), 10), folder / "model.pt"
+        ChainSpace(**config.space_options),  # the run's widths: genotypes do not carry them
+        folder / "best.json",
+        TaskSpec((1, 8, 8), 10),
+        folder / "model.pt",
     )
     x = torch.randn(3, 1, 8, 8)
     session = ort.InferenceSession(str(folder / "model.onnx"))
