@@ -20,6 +20,7 @@ from archsearch.space.base import Architecture, SearchSpace
 from archsearch.space.encodings import vector_encoding
 from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.strategies.bayesopt.gp import copula_transform, standardise
+from archsearch.strategies.seen import SeenArchitectures
 from archsearch.trial import Result, TrialState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,8 +81,6 @@ class Bananas(Strategy):
         transform: str = "copula",
     ) -> None:
         super().__init__(space, seed)
-        if dedup not in ("canonical", "genotype"):
-            raise ConfigError(f"dedup: choose 'canonical' or 'genotype', not {dedup!r}")
         if transform not in ("copula", "standardise"):
             raise ConfigError(f"transform: choose 'copula' or 'standardise', not {transform!r}")
         for name, value, low in (
@@ -111,62 +110,36 @@ class Bananas(Strategy):
         self.dedup = dedup
         self.transform = transform
         self._size = space.size()
-        self._canonical: dict[Architecture, Hashable] = {}
+        SeenArchitectures(space, dedup)  # checks the option now
         self._reset()
 
     def _reset(self) -> None:
-        self._seen: set[Architecture] = set()
-        self._seen_keys: set[Hashable] = set()
+        self._seen = SeenArchitectures(self.space, self.dedup)
         self._told: list[tuple[Architecture, float | None]] = []
         self._obs: list[Architecture] = []
         self._scores: list[float] = []
         self._queue: list[Architecture] = []  # the rest of the current round's proposals
 
     # --- bookkeeping
-    def _key(self, arch: Architecture) -> Hashable:
-        if self.dedup == "genotype":
-            return arch
-        key = self._canonical.get(arch)
-        if key is None:
-            key = self._canonical[arch] = self.space.canonical(arch)
-        return key
-
-    def _mark_seen(self, arch: Architecture) -> None:
-        self._seen.add(arch)
-        self._seen_keys.add(self._key(arch))
-
-    def _is_new(self, arch: Architecture) -> bool:
-        return arch not in self._seen and self._key(arch) not in self._seen_keys
-
     # --- ask / tell
     def ask(self) -> Architecture | None:
         if self._size is not None and len(self._seen) >= self._size:
             return None  # a finite space, every genotype proposed: nothing changes
         # A queued proposal may have been told about meanwhile (another source): skip it.
-        self._queue = [a for a in self._queue if self._is_new(a)]
+        self._queue = [a for a in self._queue if self._seen.is_new(a)]
         if not self._queue and len(self._obs) >= self.n_init:
             self._queue = self._round()
-        arch = self._queue.pop(0) if self._queue else self._random_new()
-        self._mark_seen(arch)
+        arch = self._queue.pop(0) if self._queue else self._seen.random_new(self.rng)
+        self._seen.add(arch)
         return arch
 
     def tell(self, arch: Architecture, result: Result) -> None:
-        self._mark_seen(arch)
+        self._seen.add(arch)
         score = result.score if result.state is TrialState.COMPLETE else None
         self._told.append((arch, None if score is None else float(score)))
         if score is not None:
             self._obs.append(arch)
             self._scores.append(float(score))
-
-    def _random_new(self) -> Architecture:
-        for _ in range(1000):
-            arch = self.space.sample(self.rng)
-            if self._is_new(arch):
-                return arch
-        while True:  # isomorphism classes run out before genotypes do
-            arch = self.space.sample(self.rng)
-            if arch not in self._seen:
-                return arch
 
     # --- one BANANAS round -----------------------------------------------------------------------
     def _encode(self, archs: Sequence[Architecture]) -> np.ndarray:
@@ -180,8 +153,8 @@ class Bananas(Strategy):
         found: dict[Hashable, Architecture] = {}
 
         def add(arch: Architecture) -> None:
-            key = self._key(arch)
-            if key not in found and self._is_new(arch):
+            key = self._seen.key(arch)
+            if key not in found and self._seen.is_new(arch):
                 found[key] = arch
 
         # Bounded tries: near an exhausted region most mutants are already seen.
@@ -197,8 +170,6 @@ class Bananas(Strategy):
         return list(found.values())
 
     def _round(self) -> list[Architecture]:
-        if len(self._canonical) > 200_000:  # a long search of a large space: stay bounded
-            self._canonical.clear()
         candidates = self._candidates()
         if not candidates:
             return []
@@ -285,7 +256,7 @@ class Bananas(Strategy):
                 self._obs.append(arch)
                 self._scores.append(float(score))
         for text in state["seen"]:
-            self._mark_seen(Architecture.from_json(text))
+            self._seen.add(Architecture.from_json(text))
         self._queue = [Architecture.from_json(a) for a in state["queue"]]
 
 

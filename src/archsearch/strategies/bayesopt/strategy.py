@@ -13,7 +13,7 @@ Optimal Transport", NeurIPS 2018).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.strategies.bayesopt import gp as gplib
 from archsearch.strategies.bayesopt.acquisition import ACQUISITIONS, make_acquisition
 from archsearch.strategies.bayesopt.kernels import ArchKernel, PathDistanceKernel, WLKernel
+from archsearch.strategies.seen import SeenArchitectures
 from archsearch.trial import Result, TrialState
 
 # Per-architecture caches (features, canonical keys) are dropped past this many entries.
@@ -92,8 +93,6 @@ class GPBayesOpt(Strategy):
             raise ConfigError(
                 f"acquisition: choose one of {list(ACQUISITIONS)}, not {acquisition!r}"
             )
-        if dedup not in ("canonical", "genotype"):
-            raise ConfigError(f"dedup: choose 'canonical' or 'genotype', not {dedup!r}")
         if transform not in ("copula", "standardise"):
             raise ConfigError(f"transform: choose 'copula' or 'standardise', not {transform!r}")
         for name, value, low in (
@@ -127,12 +126,11 @@ class GPBayesOpt(Strategy):
         except ValueError as e:
             raise ConfigError(str(e)) from None
         self._size = space.size()
-        self._canonical: dict[Architecture, Hashable] = {}
+        SeenArchitectures(space, dedup)  # checks the option now
         self._reset()
 
     def _reset(self) -> None:
-        self._seen: set[Architecture] = set()
-        self._seen_keys: set[Hashable] = set()
+        self._seen = SeenArchitectures(self.space, self.dedup)
         self._pending: dict[Architecture, None] = {}  # insertion-ordered set
         self._told: list[tuple[Architecture, float | None]] = []  # every tell, in order
         self._obs: list[Architecture] = []
@@ -144,22 +142,6 @@ class GPBayesOpt(Strategy):
         self._hyper_n = 0  # observations at the last selection
 
     # --- bookkeeping ---------------------------------------------------------------------------
-    def _key(self, arch: Architecture) -> Hashable:
-        if self.dedup == "genotype":
-            return arch
-        key = self._canonical.get(arch)
-        if key is None:
-            key = self.space.canonical(arch)
-            self._canonical[arch] = key
-        return key
-
-    def _mark_seen(self, arch: Architecture) -> None:
-        self._seen.add(arch)
-        self._seen_keys.add(self._key(arch))
-
-    def _is_new(self, arch: Architecture) -> bool:
-        return arch not in self._seen and self._key(arch) not in self._seen_keys
-
     def _observe(self, arch: Architecture, score: float) -> None:
         n = len(self._obs)
         self._obs.append(arch)
@@ -186,30 +168,18 @@ class GPBayesOpt(Strategy):
         if len(self._obs) >= self.n_init:
             arch = self._propose()
         if arch is None:
-            arch = self._random_new()
-        self._mark_seen(arch)
+            arch = self._seen.random_new(self.rng)
+        self._seen.add(arch)
         self._pending[arch] = None
         return arch
 
     def tell(self, arch: Architecture, result: Result) -> None:
         self._pending.pop(arch, None)
-        self._mark_seen(arch)
+        self._seen.add(arch)
         score = result.score if result.state is TrialState.COMPLETE else None
         self._told.append((arch, None if score is None else float(score)))
         if score is not None:
             self._observe(arch, float(score))
-
-    def _random_new(self) -> Architecture:
-        # Distinct up to isomorphism while that is easy to find; then distinct genotypes
-        # (ask() has checked that one is left).
-        for _ in range(1000):
-            arch = self.space.sample(self.rng)
-            if self._is_new(arch):
-                return arch
-        while True:
-            arch = self.space.sample(self.rng)
-            if arch not in self._seen:
-                return arch
 
     # --- the model -----------------------------------------------------------------------------
     def _targets(self) -> np.ndarray:
@@ -245,8 +215,6 @@ class GPBayesOpt(Strategy):
 
     def _propose(self) -> Architecture | None:
         self.kernel.trim_cache(_MAX_CACHE)
-        if len(self._canonical) > _MAX_CACHE:
-            self._canonical.clear()
         z = self._targets()
         model = self._fit(z)
         train = self._obs
@@ -258,7 +226,9 @@ class GPBayesOpt(Strategy):
         scored: dict[Architecture, float] = {}
 
         def evaluate(candidates: list[Architecture]) -> None:
-            fresh = [c for c in dict.fromkeys(candidates) if c not in scored and self._is_new(c)]
+            fresh = [
+                c for c in dict.fromkeys(candidates) if c not in scored and self._seen.is_new(c)
+            ]
             if fresh:
                 raw = self.kernel.raw_to(fresh, gallery)
                 k = self.kernel.apply(raw, self.kernel.raw_diag(fresh), train_diag, model.theta)
@@ -301,7 +271,7 @@ class GPBayesOpt(Strategy):
             if score is not None:
                 self._observe(arch, float(score))
         for text in state["seen"]:
-            self._mark_seen(Architecture.from_json(text))
+            self._seen.add(Architecture.from_json(text))
         for text in state["pending"]:
             self._pending[Architecture.from_json(text)] = None
         hyper = state["hyper"]
