@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from archsearch import __version__
-from archsearch.config import StudyConfig, build_components
+from archsearch.config import StudyConfig, build_components, build_scheduler
 from archsearch.errors import ArchsearchError, ConfigError, StudyError
 from archsearch.execution import (
     Executor,
@@ -33,6 +33,7 @@ from archsearch.execution import (
     RayExecutor,
     SimulatedExecutor,
 )
+from archsearch.schedulers import Scheduler
 from archsearch.storage.sqlite import SQLiteStorage
 from archsearch.study import Study
 from archsearch.trial import Budget, Trial, TrialState
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--strategy-option", type=_option, action="append", default=[], metavar="KEY=VALUE"
     )
+    _add_scheduler_options(run)
     run.add_argument(
         "--time-budget", default="4m", help="search and final training together, e.g. 30m"
     )
@@ -153,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="strategy setting, e.g. population_size=20 (repeatable)",
     )
+    _add_scheduler_options(search)
     search.add_argument("--budget", required=True, help="e.g. 12000s, 30m, 200trials")
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--study", required=True, type=Path, help="study folder")
@@ -178,6 +181,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("study", type=Path)
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     return parser
+
+
+def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scheduler",
+        default="fifo",
+        help="fifo (default), sh, hyperband, asha; BOHB is --strategy bohb --scheduler hyperband",
+    )
+    p.add_argument(
+        "--scheduler-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="e.g. eta=3, min_resource=1, max_resource=27 or resources=[12,200] (repeatable)",
+    )
 
 
 def _add_execution_options(p: argparse.ArgumentParser) -> None:
@@ -258,9 +277,10 @@ def _stored(folder: Path) -> tuple[StudyConfig, Budget]:
 
 def _run(folder: Path, config: StudyConfig, budget: Budget, args: argparse.Namespace) -> None:
     space, strategy, evaluator = build_components(config)  # every check before any write
+    scheduler = build_scheduler(config, evaluator)
     executor = _executor(args, config)
     try:
-        _search(folder, config, budget, args, space, strategy, evaluator, executor)
+        _search(folder, config, budget, args, space, strategy, evaluator, scheduler, executor)
     finally:
         executor.shutdown()
 
@@ -273,6 +293,7 @@ def _search(
     space: Any,
     strategy: Any,
     evaluator: Any,
+    scheduler: Scheduler,
     executor: Executor,
 ) -> None:
     with SQLiteStorage(folder / DB_NAME) as storage:
@@ -290,6 +311,7 @@ def _search(
                 evaluator,
                 budget=budget,
                 executor=executor,
+                scheduler=scheduler,
                 callbacks=[progress.update],
                 max_retries=args.max_retries,
             )
@@ -303,6 +325,8 @@ def cmd_search(args: argparse.Namespace) -> None:
             "space": args.space,
             "strategy": args.strategy,
             "strategy_options": dict(args.strategy_option),
+            "scheduler": args.scheduler,
+            "scheduler_options": dict(args.scheduler_option),
             "evaluator": args.benchmark,
             "evaluator_options": {
                 "dataset": args.dataset,
@@ -312,7 +336,7 @@ def cmd_search(args: argparse.Namespace) -> None:
             "seed": args.seed,
         }
     )
-    build_components(config)  # reports a bad name or option before comparing configs
+    build_scheduler(config, build_components(config)[2])  # bad names before comparing configs
     if (args.study / DB_NAME).exists():
         stored, _ = _stored(args.study)
         diff = config.differences(stored)
@@ -347,6 +371,8 @@ def cmd_run(args: argparse.Namespace) -> None:
             "space_options": dict(args.space_option),
             "strategy": args.strategy,
             "strategy_options": dict(args.strategy_option),
+            "scheduler": args.scheduler,
+            "scheduler_options": dict(args.scheduler_option),
             "time_budget": args.time_budget,
             "search_share": args.search_share,
             "search_epochs": args.search_epochs,

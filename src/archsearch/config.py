@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from archsearch.errors import ConfigError
 from archsearch.estimation.base import EVALUATORS, Evaluator
 from archsearch.registry import Registry
+from archsearch.schedulers import SCHEDULERS, Scheduler
 from archsearch.space.base import SPACES, SearchSpace
 from archsearch.strategies.base import STRATEGIES, Strategy
 
@@ -45,6 +46,8 @@ class StudyConfig(BaseModel):
     strategy_options: dict[str, Any] = {}
     evaluator: str = "nb201"
     evaluator_options: dict[str, Any] = {}
+    scheduler: str = "fifo"
+    scheduler_options: dict[str, Any] = {}
     metric: str | None = None
     mode: Literal["max", "min"] | None = None
     seed: int = 0
@@ -63,6 +66,11 @@ class StudyConfig(BaseModel):
     @classmethod
     def _evaluator(cls, v: str) -> str:
         return _registered(EVALUATORS, v)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, v: str) -> str:
+        return _registered(SCHEDULERS, v)
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> StudyConfig:
@@ -111,3 +119,18 @@ def build_components(config: StudyConfig) -> tuple[SearchSpace, Strategy, Evalua
     if not evaluator.supports(space):
         raise ConfigError(f"evaluator {config.evaluator!r} cannot score space {config.space!r}")
     return space, strategy, evaluator
+
+
+def build_scheduler(config: StudyConfig, evaluator: Evaluator) -> Scheduler:
+    """The scheduler a config names. A multi-fidelity one given no resources takes the
+    evaluator's own fidelities where it has a fixed set (NB201: the 12- and 200-epoch
+    tables)."""
+    cls = SCHEDULERS.get(config.scheduler)
+    options = dict(config.scheduler_options)
+    given = {"resources", "min_resource", "max_resource"} & set(options)
+    if cls.multi_fidelity and not given and evaluator.fidelities is not None:
+        options["resources"] = tuple(evaluator.fidelities)
+    if "resources" in options and isinstance(options["resources"], list):
+        options["resources"] = tuple(options["resources"])
+    scheduler: Scheduler = _construct("scheduler", config.scheduler, cls, **options)
+    return scheduler

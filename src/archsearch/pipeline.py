@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from archsearch.config import StudyConfig, build_components, parse_model
+from archsearch.config import StudyConfig, build_components, build_scheduler, parse_model
 from archsearch.errors import ConfigError, StudyError
 from archsearch.execution import Executor, InlineExecutor, ProcessPoolExecutor
 from archsearch.storage.sqlite import SQLiteStorage
@@ -56,6 +56,10 @@ class RunConfig(BaseModel):
     space_options: dict[str, Any] = Field(default_factory=dict)
     strategy: str = "re"
     strategy_options: dict[str, Any] = Field(default_factory=dict)
+    # a multi-fidelity scheduler (sh, hyperband, asha) runs candidates from 1 epoch up to
+    # search_epochs unless its options say otherwise
+    scheduler: str = "fifo"
+    scheduler_options: dict[str, Any] = Field(default_factory=dict)
     time_budget: str = "4m"  # search and final training together
     search_share: float = Field(0.6, gt=0.0, lt=1.0)
     search_epochs: int = Field(5, ge=1)  # the low fidelity of the search
@@ -108,11 +112,21 @@ class RunConfig(BaseModel):
                 "space_options": self.space_options,
                 "strategy": self.strategy,
                 "strategy_options": self.strategy_options,
+                "scheduler": self.scheduler,
+                "scheduler_options": self._scheduler_options(),
                 "evaluator": "train",
                 "evaluator_options": options,
                 "seed": self.seed,
             }
         )
+
+    def _scheduler_options(self) -> dict[str, Any]:
+        options = dict(self.scheduler_options)
+        if self.scheduler != "fifo" and not {"resources", "min_resource", "max_resource"} & set(
+            options
+        ):
+            options.update(min_resource=1, max_resource=self.search_epochs)
+        return options
 
     def budget_seconds(self) -> float:
         budget = Budget.parse(self.time_budget)
@@ -176,7 +190,13 @@ def run(
         )
         executor = _executor(config)
         try:
-            study.optimize(evaluator, budget=search_budget, executor=executor, callbacks=callbacks)
+            study.optimize(
+                evaluator,
+                budget=search_budget,
+                executor=executor,
+                scheduler=build_scheduler(study_config, evaluator),
+                callbacks=callbacks,
+            )
         finally:
             executor.shutdown()
         if not study.completed():

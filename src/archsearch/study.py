@@ -10,10 +10,12 @@ RUNNING are run again with the same number and seed, and no finished trial is re
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from archsearch.errors import ConfigError, DeterminismError
@@ -21,7 +23,8 @@ from archsearch.estimation.base import Evaluator, TrialContext
 from archsearch.execution.base import Executor, Finished
 from archsearch.execution.inline import InlineExecutor
 from archsearch.pareto import pareto_front
-from archsearch.schedulers.fifo import FIFOScheduler, Scheduler
+from archsearch.schedulers.base import Promote, Scheduler
+from archsearch.schedulers.fifo import FIFOScheduler
 from archsearch.space.base import Architecture, SearchSpace
 from archsearch.storage.base import Storage
 from archsearch.storage.memory import InMemoryStorage
@@ -85,6 +88,7 @@ class Study:
         mode: str | None = None,
         objectives: Sequence[tuple[str, str]] | None = None,
         constraints: Sequence[Constraint] = (),
+        checkpoint_dir: str | Path | None = None,
     ) -> None:
         if mode not in (None, "max", "min"):
             raise ConfigError(f"mode: choose 'max' or 'min', not {mode!r}")
@@ -97,6 +101,7 @@ class Study:
                 metric, mode = objectives[0]
         self.objectives = objectives
         self.constraints = list(constraints)
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.space = space
         self.strategy = strategy
         self.storage = storage if storage is not None else InMemoryStorage()
@@ -109,13 +114,14 @@ class Study:
 
     # --- resume ---------------------------------------------------------------------------
     def _restore(self) -> None:
-        """Rebuild the strategy's state by replaying the stored asks and tells in order."""
+        """Rebuild the strategy's state by replaying the stored asks and tells in order
+        (a scheduler's promotions were never asked; see `_tells_strategy`)."""
         trials = self.storage.trials()
         events: list[tuple[int, str, Trial]] = [(t.ask_seq, "ask", t) for t in trials]
         events += [(t.tell_seq, "tell", t) for t in trials if t.tell_seq is not None]
         events.sort(key=lambda e: e[0])
         for _, kind, t in events:
-            if kind == "ask":
+            if kind == "ask" and not t.promoted:
                 arch = self.strategy.ask()
                 if arch != t.arch:
                     raise DeterminismError(
@@ -123,11 +129,29 @@ class Study:
                         f"where trial {t.number} stored {self.space.describe(t.arch)!r}; "
                         "the study's config or the strategy's code changed"
                     )
-            else:
+            elif kind == "tell" and self._tells_strategy(t):
                 self.strategy.tell(t.arch, t.result())
         self._trials = trials
+        self._events = events
         self._n_rejected = sum(t.state is TrialState.REJECTED for t in trials)
+        self._n_promoted = sum(t.promoted for t in trials)
         self._seq = 1 + max((e[0] for e in events), default=-1)
+
+    def _tells_strategy(self, trial: Trial) -> bool:
+        """A strategy hears every trial it asked; a scheduler's promotions only if it
+        models several fidelities (`Strategy.multi_fidelity`, e.g. BOHB)."""
+        return not trial.promoted or self.strategy.multi_fidelity
+
+    def _replay_scheduler(self, scheduler: Scheduler) -> None:
+        """Show a scheduler the stored trials in their original order (resume)."""
+        for _, kind, t in self._events:
+            if t.state is TrialState.REJECTED:
+                continue
+            if kind == "ask":
+                scheduler.on_start(t)
+            else:
+                scheduler.on_result(t)
+        self._events = []
 
     # --- the loop ---------------------------------------------------------------------------
     def optimize(
@@ -143,7 +167,15 @@ class Study:
         """Search until the budget (trials, seconds on the executor's clock, or both) is
         spent or the strategy has nothing left to propose. Trials left RUNNING by an
         earlier crash run first. A trial whose worker dies is run again (same number and
-        seed) up to `max_retries` times, then recorded FAILED."""
+        seed) up to `max_retries` times, then recorded FAILED.
+
+        `scheduler` decides what each free worker does: FIFO (the default) starts the
+        strategy's next proposal; a multi-fidelity scheduler (successive halving,
+        Hyperband, ASHA) starts proposals at a low resource and promotes the best to
+        higher ones, each promotion a trial of its own that continues from its parent's
+        checkpoint. A trial budget counts architectures (promotions are free of it); a
+        time budget counts everything. A scheduler belongs to one study: on resume it is
+        rebuilt by replaying the stored trials to it."""
         budget = budget if isinstance(budget, Budget) else Budget.parse(budget)
         executor = executor if executor is not None else InlineExecutor()
         scheduler = scheduler if scheduler is not None else FIFOScheduler()
@@ -154,41 +186,61 @@ class Study:
         executor.clock = max(
             [t.clock_end for t in self._trials if t.clock_end is not None], default=0.0
         )
+        self._replay_scheduler(scheduler)
+        checkpoints = self._checkpoint_dir() if scheduler.multi_fidelity else None
         # Trials a crash left RUNNING run again first, with their number and seed.
         requeue = [t for t in self._trials if t.state is TrialState.RUNNING]
         retries: dict[int, int] = {}
         rejections = 0
-        exhausted = False
+        out_of_time = no_proposals = False
         while True:
             while executor.free_slots() > 0:
                 if requeue:
                     trial = requeue.pop(0)
                     trial.clock_start, trial.started_at = executor.clock, time.time()
                     self.storage.requeue_trial(trial)
-                elif exhausted or budget.exhausted(self._n_counted(), executor.clock):
-                    exhausted = True
-                    break
                 else:
-                    arch = self.strategy.ask()
-                    if arch is None:  # nothing to propose until a pending trial finishes
-                        exhausted = executor.pending() == 0
+                    out_of_time = out_of_time or (
+                        budget.seconds is not None and executor.clock >= budget.seconds
+                    )
+                    if out_of_time:
                         break
-                    trial = self._new_trial(arch, executor.clock)
-                    violation = self._violation(arch)
-                    if violation is not None:
-                        rejected = Result(TrialState.REJECTED, {}, 0.0, error=violation)
-                        self._finish(Finished(trial, rejected, executor.clock), callbacks)
-                        rejections += 1
-                        if rejections >= MAX_CONSECUTIVE_REJECTIONS:
-                            raise ConfigError(
-                                f"constraints rejected {rejections} architectures in a row "
-                                f"(last: {violation}); loosen them"
-                            )
-                        continue
-                    rejections = 0
-                ctx = TrialContext(trial.number, trial.seed, scheduler.reporter(trial))
-                self.strategy.pending[trial.number] = trial.arch
-                executor.submit(trial, TrialJob(evaluator, trial.arch, ctx))
+                    can_start = not no_proposals and not budget.exhausted(
+                        self._n_counted(), executor.clock
+                    )
+                    decision = scheduler.next(can_start)
+                    if decision is None:
+                        break
+                    if isinstance(decision, Promote):
+                        parent = self._trials[decision.trial]
+                        trial = self._new_trial(
+                            parent.arch, executor.clock, decision.resource, parent.number
+                        )
+                    else:
+                        arch = self.strategy.ask()
+                        if arch is None:  # nothing to propose until a pending trial finishes
+                            no_proposals = executor.pending() == 0
+                            break
+                        trial = self._new_trial(arch, executor.clock, decision.resource)
+                        violation = self._violation(arch)
+                        if violation is not None:
+                            rejected = Result(TrialState.REJECTED, {}, 0.0, error=violation)
+                            self._finish(Finished(trial, rejected, executor.clock), callbacks)
+                            rejections += 1
+                            if rejections >= MAX_CONSECUTIVE_REJECTIONS:
+                                raise ConfigError(
+                                    f"constraints rejected {rejections} architectures in a row "
+                                    f"(last: {violation}); loosen them"
+                                )
+                            continue
+                        rejections = 0
+                    scheduler.on_start(trial)
+                if not trial.promoted:
+                    self.strategy.pending[trial.number] = trial.arch
+                executor.submit(
+                    trial,
+                    TrialJob(evaluator, trial.arch, self._context(trial, scheduler, checkpoints)),
+                )
             if executor.pending() == 0:
                 break
             for done in executor.wait():
@@ -198,10 +250,39 @@ class Study:
                     continue
                 self.strategy.pending.pop(done.trial.number, None)
                 self._finish(done, callbacks)
+                scheduler.on_result(done.trial)
+
+    def _context(
+        self, trial: Trial, scheduler: Scheduler, checkpoints: Path | None
+    ) -> TrialContext:
+        parent = None if trial.parent is None else self._trials[trial.parent]
+        return TrialContext(
+            trial.number,
+            trial.seed,
+            scheduler.reporter(trial),
+            resource=trial.resource,
+            horizon=scheduler.max_resource,
+            parent=trial.parent,
+            parent_resource=None if parent is None else parent.resource,
+            checkpoint_dir=None if checkpoints is None else str(checkpoints),
+        )
+
+    def _checkpoint_dir(self) -> Path:
+        """Where trials keep checkpoints a promotion continues from: `checkpoint_dir`,
+        else a `checkpoints` folder beside a study database, else a temporary folder."""
+        if self.checkpoint_dir is None:
+            db = getattr(self.storage, "path", None)
+            if isinstance(db, Path):
+                self.checkpoint_dir = db.parent / "checkpoints"
+            else:
+                self.checkpoint_dir = Path(tempfile.mkdtemp(prefix="archsearch-checkpoints-"))
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        return self.checkpoint_dir
 
     def _n_counted(self) -> int:
-        """Trials that count against a trial budget: all but those a constraint refused."""
-        return len(self._trials) - self._n_rejected
+        """Trials that count against a trial budget, i.e. the architectures tried: all
+        but those a constraint refused and a scheduler's promotions."""
+        return len(self._trials) - self._n_rejected - self._n_promoted
 
     def _violation(self, arch: Architecture) -> str | None:
         for constraint in self.constraints:
@@ -210,7 +291,13 @@ class Study:
                 return f"constraint: {message}"
         return None
 
-    def _new_trial(self, arch: Architecture, clock: float) -> Trial:
+    def _new_trial(
+        self,
+        arch: Architecture,
+        clock: float,
+        resource: float | None = None,
+        parent: int | None = None,
+    ) -> Trial:
         number = len(self._trials)
         trial = Trial(
             number=number,
@@ -219,20 +306,33 @@ class Study:
             clock_start=clock,
             ask_seq=self._next_seq(),
             started_at=time.time(),
+            resource=resource,
+            parent=parent,
         )
+        self._n_promoted += trial.promoted
         self.storage.add_trial(trial)
         self._trials.append(trial)
         return trial
 
     def _finish(self, done: Finished, callbacks: Sequence[Callback]) -> None:
         trial, result = done.trial, self._scored(done.result)
+        if trial.resource is not None and "resource" not in result.metrics:
+            # a multi-fidelity strategy (BOHB) models each resource apart
+            result = Result(
+                result.state,
+                {**result.metrics, "resource": trial.resource},
+                result.cost,
+                result.error,
+                result.score,
+            )
         trial.state, trial.metrics, trial.score = result.state, result.metrics, result.score
         trial.cost, trial.error = result.cost, result.error
         trial.clock_end, trial.finished_at = done.clock_end, time.time()
         trial.tell_seq = self._next_seq()
         self._n_rejected += trial.state is TrialState.REJECTED
         self.storage.finish_trial(trial)
-        self.strategy.tell(trial.arch, result)
+        if self._tells_strategy(trial):
+            self.strategy.tell(trial.arch, result)
         for callback in callbacks:
             callback(self, trial)
 
@@ -261,10 +361,14 @@ class Study:
         return [t for t in self._trials if t.state is TrialState.COMPLETE]
 
     def best(self) -> Trial:
-        """The complete trial with the best score (the earliest among equals)."""
+        """The complete trial with the best score (the earliest among equals); under a
+        multi-fidelity scheduler, the best at the highest resource any complete trial
+        reached (scores at lower resources are not comparable: Hyperband's incumbent)."""
         done = self.completed()
         if not done:
             raise ValueError("the study has no complete trial yet")
+        top = max(t.resource or 0.0 for t in done)
+        done = [t for t in done if (t.resource or 0.0) == top]
         return max(done, key=lambda t: (t.score, -t.number))
 
     def pareto_front(self, objectives: Sequence[tuple[str, str]] | None = None) -> list[Trial]:

@@ -69,6 +69,13 @@ class Trial:
     tell_seq: int | None = None
     started_at: float = 0.0  # Unix time
     finished_at: float | None = None
+    resource: float | None = None  # e.g. epochs, where a multi-fidelity scheduler set it
+    parent: int | None = None  # the trial this one continues (a scheduler's promotion)
+
+    @property
+    def promoted(self) -> bool:
+        """A scheduler's promotion of an earlier trial (not a strategy's proposal)."""
+        return self.parent is not None
 
     def result(self) -> Result:
         return Result(self.state, self.metrics, self.cost, self.error, self.score)

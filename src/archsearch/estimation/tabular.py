@@ -27,10 +27,18 @@ class NB201Evaluator(Evaluator):
     fidelity), `final_test_acc` (200 epochs, for reporting only), `params_m`,
     `latency_ms`. `seed="random"` draws one training seed's validation accuracy per query
     (200 epochs only), as NATS-Bench's `is_random=True`; the draw is seeded by the trial.
+
+    Under a multi-fidelity scheduler `ctx.resource` picks the table (12 or 200 epochs;
+    NB201 has no others, and this evaluator does not interpolate between them). A
+    promoted trial is charged only the training it adds to its parent's: (200 - 12)/200
+    of the 200-epoch time, as if training continued from the 12-epoch checkpoint. (The
+    12-epoch table comes from its own 12-epoch schedule, so the continuation is a cost
+    model, not a measured run.)
     """
 
     metric = "val_acc"
     mode = "max"
+    fidelities = (12.0, 200.0)
 
     def __init__(self, dataset: str = "cifar10", fidelity: int = 12, seed: str = "mean") -> None:
         self.dataset = dataset_name(dataset)
@@ -43,29 +51,34 @@ class NB201Evaluator(Evaluator):
         self.space = NB201Space()
         self.table = NB201Table()
         # Whole columns up front: a query is then a few array reads (table speed).
-        self._valid = self.table.column(self.dataset, self.fidelity, "valid_mean")
-        self._test = self.table.column(self.dataset, self.fidelity, "test_acc")
+        self._valid = {f: self.table.column(self.dataset, f, "valid_mean") for f in (12, 200)}
+        self._test = {f: self.table.column(self.dataset, f, "test_acc") for f in (12, 200)}
         self._final = self.table.column(self.dataset, 200, "test_acc")
         self._params = self.table.column(self.dataset, 200, "params_mb")
         self._latency = self.table.column(self.dataset, 200, "latency_s")
-        self._cost = self.table.column(self.dataset, 200, "train_time_s") * self.fidelity / 200
+        self._time_200 = self.table.column(self.dataset, 200, "train_time_s")
 
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> Result:
         if arch.space != self.space.id:
             raise GenotypeError(f"the nb201 evaluator scores nb201 cells, not {arch.space!r}")
         i = self.space.index(arch)
-        if self.seed_mode == "random":
+        fidelity = self.fidelity
+        if ctx.resource is not None:
+            fidelity = fidelity_epochs(round(ctx.resource))
+        if self.seed_mode == "random" and fidelity == 200:
             val = self.table.valid_acc(i, self.dataset, 200, np.random.default_rng(ctx.seed))
-        else:
-            val = float(self._valid[i])
+        else:  # the 12-epoch table holds seed means only
+            val = float(self._valid[fidelity][i])
+        done = 0.0 if ctx.parent_resource is None else float(ctx.parent_resource)
         metrics = {
             "val_acc": val,
-            "test_acc": float(self._test[i]),
+            "test_acc": float(self._test[fidelity][i]),
             "final_test_acc": float(self._final[i]),
             "params_m": float(self._params[i]),
             "latency_ms": 1000.0 * float(self._latency[i]),
         }
-        return Result.complete(metrics, cost=float(self._cost[i]))
+        cost = float(self._time_200[i]) * max(0.0, fidelity - done) / 200
+        return Result.complete(metrics, cost=cost)
 
     def supports(self, space: SearchSpace) -> bool:
         return space.id == self.space.id

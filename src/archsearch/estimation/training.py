@@ -131,8 +131,15 @@ def train_epochs(
     grad_clip: float | None = None,
     diverge_factor: float | None = 100.0,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    first_epoch: int = 1,
+    schedule_epochs: int | None = None,
 ) -> float:
-    """Train for `epochs`; returns the last epoch's mean training loss.
+    """Train up to epoch `epochs`; returns the last epoch's mean training loss.
+
+    `first_epoch` > 1 continues a checkpointed run (the model, optimizer and `generator`
+    restored to where epoch `first_epoch - 1` ended); the cosine schedule spans
+    `schedule_epochs` (default `epochs`), so a run continued rung by rung follows the
+    very schedule of one run straight through.
 
     Each epoch visits the training set in a fresh order drawn from `generator` and drops
     the last partial batch (batch norm needs more than one sample, and equal batches
@@ -150,12 +157,13 @@ def train_epochs(
     x, y = data.x_train, data.y_train
     n = len(y)
     per_epoch = max(1, n // batch_size)
-    total = epochs * per_epoch
+    total = max(epochs, schedule_epochs or epochs) * per_epoch
     limit = math.inf
-    step = 0
+    step = (first_epoch - 1) * per_epoch
+    first_step = step
     train_loss = math.nan
     model.train()
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first_epoch, epochs + 1):
         started = time.perf_counter()
         order = torch.randperm(n, generator=generator).to(x.device)
         loss_sum = 0.0
@@ -170,7 +178,7 @@ def train_epochs(
             value = loss.item()
             if not math.isfinite(value) or value > limit:
                 raise TrainingDiverged(f"loss diverged at epoch {epoch}: {value:.4g}")
-            if step == 0 and diverge_factor is not None:
+            if step == first_step and diverge_factor is not None:
                 limit = diverge_factor * max(value, math.log(max(2, data.task.num_classes)))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -296,6 +304,62 @@ def _is_out_of_memory(e: BaseException) -> bool:
 
 
 # --- the evaluator ---------------------------------------------------------------------------
+class CheckpointError(RuntimeError):
+    """A promoted trial's parent checkpoint is missing or unreadable (the trial fails)."""
+
+
+def save_checkpoint(
+    ctx: TrialContext,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    epoch: int,
+) -> None:
+    """Write what a promotion needs to continue exactly where this trial stopped (weights,
+    optimizer state, batch-order and global RNG states, epochs done), atomically: a kill
+    mid-write leaves the previous file or none, never half of one."""
+    import torch
+
+    from archsearch.atomic import atomic_write
+
+    path = ctx.checkpoint_path()
+    assert path is not None
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "epoch": epoch,
+    }
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(
+    ctx: TrialContext,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> int:
+    """Restore the parent trial's checkpoint into `model`, `optimizer` and the RNGs;
+    returns the epochs it had done. Raises `CheckpointError` naming the file."""
+    import torch
+
+    path = ctx.checkpoint_path(ctx.parent)
+    if path is None or not path.exists():
+        raise CheckpointError(f"trial {ctx.parent}'s checkpoint is missing ({path})")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        return int(state["epoch"])
+    except Exception as e:  # a truncated or corrupt file: say which, fail this trial only
+        raise CheckpointError(
+            f"trial {ctx.parent}'s checkpoint {path.name} is unreadable: {e}"
+        ) from e
+
+
 @EVALUATORS.register("train")
 class TrainingEvaluator(Evaluator):
     """Scores an architecture by training it from scratch and measuring it.
@@ -320,8 +384,11 @@ class TrainingEvaluator(Evaluator):
     trials of a study see the same one; `split_record()` returns what to store. It is
     scored in batches of `eval_batch_size` (256: on a CPU, batches of 1,024 fall out of
     cache and run about half as fast per image).
-    `ctx.resource`, when a scheduler sets it, is the number of epochs (the cosine
-    schedule then spans that many). The data is loaded and prepared once per evaluator
+    `ctx.resource`, when a scheduler sets it, is the number of epochs; the cosine
+    schedule spans `ctx.horizon` (the scheduler's largest resource) when given. Under a
+    multi-fidelity scheduler each trial saves a checkpoint (`save_checkpoint`) and a
+    promoted trial continues from its parent's (`load_checkpoint`): it trains only the
+    epochs it adds, and is charged only for them. The data is loaded and prepared once per evaluator
     and is not charged to any trial's cost.
     """
 
@@ -520,6 +587,7 @@ class TrainingEvaluator(Evaluator):
         data = self.train_data()  # loaded once per evaluator: not charged to this trial
         start = time.perf_counter()
         epochs = self.epochs if ctx.resource is None else max(1, round(ctx.resource))
+        horizon = epochs if ctx.horizon is None else max(epochs, round(ctx.horizon))
         metrics: dict[str, float] = {}
 
         def on_epoch(epoch: int, train_loss: float, seconds: float) -> None:
@@ -538,6 +606,10 @@ class TrainingEvaluator(Evaluator):
                     return Result.failed(refused, cost=time.perf_counter() - start)
                 model.to(self.device)
                 optimizer = self._optimizer(model)
+                done = 0
+                if ctx.parent is not None:  # a promotion: continue the parent's training
+                    done = load_checkpoint(ctx, model, optimizer, generator)
+                    metrics["epochs"] = done
                 try:
                     train_epochs(
                         model,
@@ -550,11 +622,15 @@ class TrainingEvaluator(Evaluator):
                         grad_clip=self.grad_clip,
                         diverge_factor=self.diverge_factor,
                         on_epoch=on_epoch,
+                        first_epoch=done + 1,
+                        schedule_epochs=horizon,
                     )
                 except Pruned:
                     return Result(TrialState.PRUNED, metrics, time.perf_counter() - start)
                 except TrainingDiverged as e:
                     return Result.failed(str(e), cost=time.perf_counter() - start)
+                if ctx.checkpoint_path() is not None:
+                    save_checkpoint(ctx, model, optimizer, generator, epochs)
             except Exception as e:
                 if _is_out_of_memory(e):
                     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -562,6 +638,8 @@ class TrainingEvaluator(Evaluator):
                         f"out of memory: {first}", cost=time.perf_counter() - start
                     )
                 raise
+        if "val_acc" not in metrics:  # promoted to no more epochs than its parent had
+            _, metrics["val_acc"] = score(model, data.x_eval, data.y_eval, self.eval_batch_size)
         return Result.complete(metrics, cost=time.perf_counter() - start)
 
     def final_fit(

@@ -1,9 +1,20 @@
-"""WHEN to stop or promote trials. Schedulers return decisions; they never run anything.
+"""WHEN to start, promote or stop trials: FIFO, successive halving, Hyperband, ASHA
+(and BOHB: Hyperband with the "bohb" strategy). Schedulers return decisions; the study
+carries them out."""
 
-Only FIFO (run every trial to completion) exists so far; successive halving, Hyperband,
-ASHA and BOHB plug into the same `Reporter` hook.
-"""
+from archsearch.schedulers.asha import ASHA
+from archsearch.schedulers.base import SCHEDULERS, Promote, Scheduler, Start
+from archsearch.schedulers.fifo import FIFOScheduler
+from archsearch.schedulers.hyperband import Hyperband
+from archsearch.schedulers.successive_halving import SuccessiveHalving
 
-from archsearch.schedulers.fifo import FIFOScheduler, Scheduler
-
-__all__ = ["FIFOScheduler", "Scheduler"]
+__all__ = [
+    "ASHA",
+    "SCHEDULERS",
+    "FIFOScheduler",
+    "Hyperband",
+    "Promote",
+    "Scheduler",
+    "Start",
+    "SuccessiveHalving",
+]

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from archsearch.estimation.base import Reporter
-from archsearch.trial import Trial
+from archsearch.schedulers.base import SCHEDULERS, Scheduler
 
 
-class Scheduler:
-    """Decides, from a trial's intermediate reports, whether it goes on."""
-
-    def reporter(self, trial: Trial) -> Reporter:
-        """The reporter the evaluator of `trial` reports to."""
-        return Reporter()
-
-
+@SCHEDULERS.register("fifo")
 class FIFOScheduler(Scheduler):
-    """Never stops a trial."""
+    """Never stops a trial; every trial runs at the evaluator's own fidelity."""

@@ -33,13 +33,17 @@ CREATE TABLE IF NOT EXISTS trials (
     ask_seq INTEGER NOT NULL,
     tell_seq INTEGER,
     started_at REAL NOT NULL,
-    finished_at REAL
+    finished_at REAL,
+    resource REAL,
+    parent INTEGER
 );
 """
 _COLUMNS = (
     "number, arch, seed, state, metrics, score, cost, error, clock_start, clock_end, "
-    "ask_seq, tell_seq, started_at, finished_at"
+    "ask_seq, tell_seq, started_at, finished_at, resource, parent"
 )
+# Columns added after the first release: (name, type) added to older databases on open.
+_ADDED_COLUMNS = (("resource", "REAL"), ("parent", "INTEGER"))
 
 
 class SQLiteStorage(Storage):
@@ -60,6 +64,7 @@ class SQLiteStorage(Storage):
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
+                self._add_missing_columns()
         except sqlite3.DatabaseError as e:
             raise StudyError(f"{self.path}: not a usable study database ({e})") from None
 
@@ -74,6 +79,21 @@ class SQLiteStorage(Storage):
             result = self._db.execute("PRAGMA quick_check").fetchone()[0]
             if result != "ok":
                 raise sqlite3.DatabaseError(f"integrity check: {result}")
+
+    def _add_missing_columns(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE trials ADD COLUMN {name} {kind}")
+
+    def _select_columns(self) -> str:
+        """The trial columns to read; NULL for those an older database (opened read-only,
+        so not upgraded) lacks."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+        missing = {name for name, _ in _ADDED_COLUMNS if name not in have}
+        return ", ".join(
+            f"NULL AS {c}" if c in missing else c for c in (c.strip() for c in _COLUMNS.split(","))
+        )
 
     def get_meta(self, key: str) -> Any | None:
         try:
@@ -91,7 +111,7 @@ class SQLiteStorage(Storage):
 
     def add_trial(self, trial: Trial) -> None:
         self._db.execute(
-            f"INSERT INTO trials({_COLUMNS}) VALUES ({', '.join('?' * 14)})", _row(trial)
+            f"INSERT INTO trials({_COLUMNS}) VALUES ({', '.join('?' * 16)})", _row(trial)
         )
 
     def finish_trial(self, trial: Trial) -> None:
@@ -119,7 +139,8 @@ class SQLiteStorage(Storage):
 
     def trials(self) -> list[Trial]:
         try:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM trials ORDER BY number").fetchall()
+            columns = self._select_columns()
+            rows = self._db.execute(f"SELECT {columns} FROM trials ORDER BY number").fetchall()
         except sqlite3.OperationalError:
             return []
         return [_trial(r) for r in rows]
@@ -144,6 +165,8 @@ def _row(t: Trial) -> tuple[Any, ...]:
         t.tell_seq,
         t.started_at,
         t.finished_at,
+        t.resource,
+        t.parent,
     )
 
 
@@ -163,4 +186,6 @@ def _trial(r: tuple[Any, ...]) -> Trial:
         tell_seq=r[11],
         started_at=r[12],
         finished_at=r[13],
+        resource=r[14],
+        parent=r[15],
     )

@@ -3,6 +3,7 @@
 from archsearch.strategies.bananas import Bananas
 from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.strategies.bayesopt import GPBayesOpt
+from archsearch.strategies.bohb import BOHBStrategy
 from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.mcts import MonteCarloTreeSearch
@@ -12,6 +13,7 @@ from archsearch.strategies.tpe import OptunaGPSearch, OptunaSearch
 
 __all__ = [
     "STRATEGIES",
+    "BOHBStrategy",
     "Bananas",
     "Controller",
     "GPBayesOpt",

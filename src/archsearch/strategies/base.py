@@ -22,10 +22,16 @@ class Strategy(ABC):
     * `ask()` may return None ("nothing to propose now"), and then changes no state;
     * `tell()` receives every asked architecture's result once, COMPLETE, PRUNED or
       FAILED; strategies maximise `result.score` (the study makes "higher is better");
+      under a multi-fidelity scheduler the trial's resource is in `result.metrics
+      ["resource"]`, and a strategy with `multi_fidelity = True` is also told the results
+      of the scheduler's promotions (the same architecture at a higher resource);
     * `state_dict()` is JSON-serialisable and `load_state_dict()` restores it exactly;
     * `pending` maps trial numbers to the architectures asked but not yet told (the study
       keeps it current), so a strategy with parallel workers need not propose them again.
     """
+
+    #: whether `tell` also receives promoted trials (see above)
+    multi_fidelity: bool = False
 
     def __init__(self, space: SearchSpace, seed: int = 0) -> None:
         self.space = space
