@@ -1,12 +1,15 @@
-"""HOW GOOD: evaluators (tabular benchmark, training; weight sharing and proxies later)."""
+"""HOW GOOD: evaluators (tabular benchmark, training from scratch, weight inheritance by
+network morphism, zero-cost proxies)."""
 
 from archsearch.estimation.base import EVALUATORS, Evaluator, Pruned, Reporter, TrialContext
+from archsearch.estimation.inheritance import InheritanceEvaluator
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.estimation.training import TrainingEvaluator
 
 __all__ = [
     "EVALUATORS",
     "Evaluator",
+    "InheritanceEvaluator",
     "NB201Evaluator",
     "Pruned",
     "Reporter",

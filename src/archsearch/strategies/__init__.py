@@ -7,6 +7,7 @@ from archsearch.strategies.bohb import BOHBStrategy
 from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.mcts import MonteCarloTreeSearch
+from archsearch.strategies.morphism import MorphismBO
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.rl import Controller, ReinforceSearch
 from archsearch.strategies.tpe import OptunaGPSearch, OptunaSearch
@@ -19,6 +20,7 @@ __all__ = [
     "GPBayesOpt",
     "LocalSearch",
     "MonteCarloTreeSearch",
+    "MorphismBO",
     "OptunaGPSearch",
     "OptunaSearch",
     "RandomSearch",
