@@ -8,6 +8,7 @@ from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.mcts import MonteCarloTreeSearch
 from archsearch.strategies.morphism import MorphismBO
+from archsearch.strategies.progressive import ProgressiveSearch
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.rl import Controller, ReinforceSearch
 from archsearch.strategies.tpe import OptunaGPSearch, OptunaSearch
@@ -23,6 +24,7 @@ __all__ = [
     "MorphismBO",
     "OptunaGPSearch",
     "OptunaSearch",
+    "ProgressiveSearch",
     "RandomSearch",
     "RegularizedEvolution",
     "ReinforceSearch",
