@@ -3,14 +3,17 @@ network morphism, zero-cost proxies)."""
 
 from archsearch.estimation.base import EVALUATORS, Evaluator, Pruned, Reporter, TrialContext
 from archsearch.estimation.inheritance import InheritanceEvaluator
+from archsearch.estimation.proxies import PROXIES, ProxyEvaluator
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.estimation.training import TrainingEvaluator
 
 __all__ = [
     "EVALUATORS",
+    "PROXIES",
     "Evaluator",
     "InheritanceEvaluator",
     "NB201Evaluator",
+    "ProxyEvaluator",
     "Pruned",
     "Reporter",
     "TrainingEvaluator",

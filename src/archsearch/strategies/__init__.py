@@ -8,6 +8,7 @@ from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.mcts import MonteCarloTreeSearch
 from archsearch.strategies.morphism import MorphismBO
+from archsearch.strategies.prefilter import ProxyPrefilter
 from archsearch.strategies.progressive import ProgressiveSearch
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.rl import Controller, ReinforceSearch
@@ -25,6 +26,7 @@ __all__ = [
     "OptunaGPSearch",
     "OptunaSearch",
     "ProgressiveSearch",
+    "ProxyPrefilter",
     "RandomSearch",
     "RegularizedEvolution",
     "ReinforceSearch",
