@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from archsearch import __version__
+from archsearch import transfer as transfer_command
 from archsearch.config import StudyConfig, build_components, build_scheduler
 from archsearch.errors import ArchsearchError, ConfigError, StudyError
 from archsearch.execution import (
@@ -215,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("study", type=Path)
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     oneshot_command.add_parser(sub)
+    transfer_command.add_parser(sub)
     return parser
 
 
@@ -644,6 +646,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 COMMANDS = {
     "run": cmd_run,
     "oneshot": oneshot_command.main,
+    "transfer": transfer_command.main,
     "calibrate": cmd_calibrate,
     "search": cmd_search,
     "bench": cmd_bench,

@@ -10,6 +10,7 @@ from archsearch.space.base import (
 )
 from archsearch.space.chain import ChainSpace
 from archsearch.space.darts import DartsSpace
+from archsearch.space.hierarchical import FlatSpace, HierarchicalSpace
 from archsearch.space.nb201 import NB201Space
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "ChainSpace",
     "DartsSpace",
     "Decision",
+    "FlatSpace",
+    "HierarchicalSpace",
     "NB201Space",
     "SearchSpace",
     "TaskSpec",

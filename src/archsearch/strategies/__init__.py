@@ -12,6 +12,7 @@ from archsearch.strategies.prefilter import ProxyPrefilter
 from archsearch.strategies.progressive import ProgressiveSearch
 from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.rl import Controller, ReinforceSearch
+from archsearch.strategies.tournament import TournamentEvolution
 from archsearch.strategies.tpe import OptunaGPSearch, OptunaSearch
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "RegularizedEvolution",
     "ReinforceSearch",
     "Strategy",
+    "TournamentEvolution",
 ]
