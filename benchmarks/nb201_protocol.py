@@ -258,8 +258,8 @@ def main(argv: list[str] | None = None) -> None:
         + " | ".join(
             f"{SHORT[ds]} test | {SHORT[ds]} regret | {SHORT[ds]} queries" for ds in DATASETS
         )
-        + " | overhead ms |",
-        "|---" * (1 + 3 * len(DATASETS) + 1) + "|",
+        + " | overhead ms | runs |",
+        "|---" * (1 + 3 * len(DATASETS) + 2) + "|",
     ]
     for label in labels:
         cells = []
@@ -272,11 +272,16 @@ def main(argv: list[str] | None = None) -> None:
                 f"{statistics.fmean(r['queries'] for r in rows):.1f}",
             ]
             overheads += [r["overhead_ms"] for r in rows]
+        runs = len(results[(label, DATASETS[0])])
         lines.append(
-            f"| {label} | " + " | ".join(cells) + f" | {statistics.median(overheads):.3f} |"
+            f"| {label} | "
+            + " | ".join(cells)
+            + f" | {statistics.median(overheads):.3f} | {runs} |"
         )
     for ref, cells in PER_DATASET_ROWS.items():
-        lines.append(f"| {ref} | " + " | ".join(f"{t} | {r} | –" for t, r in cells) + " | – |")
+        lines.append(
+            f"| {ref} | " + " | ".join(f"{t} | {r} | –" for t, r in cells) + " | – | 200 |"
+        )
     lines += [
         "",
         "## The NB201 paper's variant (search on cifar10, 12,000 s; the found cell on all three)",
