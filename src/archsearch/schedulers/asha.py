@@ -17,18 +17,15 @@ from archsearch.schedulers.base import (
     SCHEDULERS,
     Decision,
     Promote,
-    Scheduler,
+    RungScheduler,
     Start,
     ranked,
-    rung_resources,
 )
 from archsearch.trial import Trial
 
 
 @SCHEDULERS.register("asha")
-class ASHA(Scheduler):
-    multi_fidelity = True
-
+class ASHA(RungScheduler):
     def __init__(
         self,
         min_resource: float = 1,
@@ -36,9 +33,7 @@ class ASHA(Scheduler):
         eta: float = 3,
         resources: tuple[float, ...] | None = None,
     ) -> None:
-        self.resources = rung_resources(min_resource, max_resource, eta, resources)
-        self.eta = float(eta)
-        self.max_resource = self.resources[-1]
+        super().__init__(min_resource, max_resource, eta, resources)
         self.rungs: list[list[Trial]] = [[] for _ in self.resources]
         self._rung_of: dict[int, int] = {}
         self._promoted: set[int] = set()

@@ -70,6 +70,25 @@ class Scheduler:
 SCHEDULERS: Registry[type[Scheduler]] = Registry("scheduler")
 
 
+class RungScheduler(Scheduler):
+    """A multi-fidelity scheduler over rungs: `resources` if given (e.g. NB201's 12 and
+    200 epochs), else the geometric ladder from `min_resource` to `max_resource` by
+    `eta`, which is also the promotion ratio (the best 1/eta of a rung go up)."""
+
+    multi_fidelity = True
+
+    def __init__(
+        self,
+        min_resource: float = 1,
+        max_resource: float = 27,
+        eta: float = 3,
+        resources: tuple[float, ...] | None = None,
+    ) -> None:
+        self.resources = rung_resources(min_resource, max_resource, eta, resources)
+        self.eta = float(eta)
+        self.max_resource = self.resources[-1]
+
+
 def rung_resources(
     min_resource: float, max_resource: float, eta: float, resources: tuple[float, ...] | None
 ) -> tuple[float, ...]:

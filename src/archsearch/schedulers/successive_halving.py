@@ -19,10 +19,9 @@ from archsearch.schedulers.base import (
     SCHEDULERS,
     Decision,
     Promote,
-    Scheduler,
+    RungScheduler,
     Start,
     ranked,
-    rung_resources,
 )
 from archsearch.trial import Trial
 
@@ -91,10 +90,8 @@ class Bracket:
         raise ConfigError(f"trial {trial.number}: parent {trial.parent} is not in this bracket")
 
 
-class BracketScheduler(Scheduler):
+class BracketScheduler(RungScheduler):
     """Runs brackets one after another; subclasses say how big each bracket is."""
-
-    multi_fidelity = True
 
     def __init__(
         self,
@@ -103,9 +100,7 @@ class BracketScheduler(Scheduler):
         eta: float = 3,
         resources: tuple[float, ...] | None = None,
     ) -> None:
-        self.resources = rung_resources(min_resource, max_resource, eta, resources)
-        self.eta = float(eta)
-        self.max_resource = self.resources[-1]
+        super().__init__(min_resource, max_resource, eta, resources)
         self.brackets: list[Bracket] = []
         self._done = 0  # brackets before this index are finished
         self._by_number: dict[int, Bracket] = {}

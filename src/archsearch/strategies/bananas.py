@@ -9,7 +9,6 @@ and it is maximised over mutations of the best architectures seen.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from archsearch.space.base import Architecture, SearchSpace
 from archsearch.space.encodings import vector_encoding
 from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.strategies.bayesopt.gp import copula_transform, standardise
+from archsearch.strategies.mlp_ensemble import ensemble_forward, init_ensemble
 from archsearch.strategies.seen import SeenArchitectures
 from archsearch.trial import Result, TrialState
 
@@ -204,38 +204,14 @@ class Bananas(Strategy):
         opt = torch.optim.Adam(params, lr=self.lr)
         for _ in range(self.epochs):
             opt.zero_grad()
-            loss = (self._forward(params, xt) - yt).abs().mean()  # MAE, as in the paper
+            loss = (ensemble_forward(params, xt) - yt).abs().mean()  # MAE, as in the paper
             loss.backward()
             opt.step()
         with torch.no_grad():
-            return self._forward(params, torch.from_numpy(x_new)).numpy().astype(np.float64)
+            return ensemble_forward(params, torch.from_numpy(x_new)).numpy().astype(np.float64)
 
     def _init_params(self, n_in: int, gen: torch.Generator) -> list[torch.Tensor]:
-        """One weight stack per layer for all members at once, (E, fan_in, fan_out), drawn
-        as torch's nn.Linear default (uniform in +-1/sqrt(fan_in))."""
-        import torch
-
-        params = []
-        widths = (n_in, *self.hidden, 1)
-        for fan_in, fan_out in itertools.pairwise(widths):
-            bound = 1.0 / fan_in**0.5
-            for shape in ((self.ensemble_size, fan_in, fan_out), (self.ensemble_size, 1, fan_out)):
-                w = (torch.rand(shape, generator=gen) * 2.0 - 1.0) * bound
-                params.append(w.requires_grad_())
-        return params
-
-    @staticmethod
-    def _forward(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """(E, N) predictions of every member: batched matrix products, one per layer."""
-        import torch
-
-        h = x.unsqueeze(0).expand(params[0].shape[0], -1, -1)
-        n_layers = len(params) // 2
-        for layer in range(n_layers):
-            h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer])
-            if layer < n_layers - 1:
-                h = torch.relu(h)
-        return h.squeeze(-1)
+        return init_ensemble(n_in, self.hidden, self.ensemble_size, gen)
 
     # --- state
     def state_dict(self) -> dict[str, Any]:
