@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
 from archsearch.space.base import Architecture, SearchSpace
 from archsearch.space.encodings import vector_encoding
-from archsearch.strategies.base import STRATEGIES, Strategy
-from archsearch.strategies.bayesopt.gp import copula_transform, standardise
-from archsearch.strategies.mlp_ensemble import ensemble_forward, init_ensemble
+from archsearch.strategies.base import STRATEGIES, Strategy, require_minimums
+from archsearch.strategies.bayesopt.gp import check_transform, copula_transform, standardise
+from archsearch.strategies.mlp_ensemble import check_mlp, ensemble_forward, init_ensemble
 from archsearch.strategies.seen import SeenArchitectures
 from archsearch.trial import Result, TrialState
 
@@ -81,23 +80,19 @@ class Bananas(Strategy):
         transform: str = "copula",
     ) -> None:
         super().__init__(space, seed)
-        if transform not in ("copula", "standardise"):
-            raise ConfigError(f"transform: choose 'copula' or 'standardise', not {transform!r}")
-        for name, value, low in (
-            ("n_init", n_init, 2),
-            ("ensemble_size", ensemble_size, 2),
-            ("epochs", epochs, 1),
-            ("n_parents", n_parents, 1),
-            ("n_candidates", n_candidates, 1),
-            ("n_random", n_random, 0),
-            ("batch_size", batch_size, 1),
-        ):
-            if int(value) < low:
-                raise ConfigError(f"{name} must be >= {low}, got {value}")
-        if not hidden or min(int(h) for h in hidden) < 1:
-            raise ConfigError(f"hidden: give one or more layer widths >= 1, got {list(hidden)}")
-        if not float(lr) > 0:
-            raise ConfigError(f"lr must be > 0, got {lr}")
+        check_transform(transform)
+        require_minimums(
+            [
+                ("n_init", n_init, 2),
+                ("ensemble_size", ensemble_size, 2),
+                ("epochs", epochs, 1),
+                ("n_parents", n_parents, 1),
+                ("n_candidates", n_candidates, 1),
+                ("n_random", n_random, 0),
+                ("batch_size", batch_size, 1),
+            ]
+        )
+        check_mlp(hidden, lr)
         self.n_init = int(n_init)
         self.ensemble_size = int(ensemble_size)
         self.hidden = tuple(int(h) for h in hidden)

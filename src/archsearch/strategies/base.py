@@ -4,10 +4,12 @@ strategy never trains and never reads a benchmark."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from archsearch.errors import ConfigError
 from archsearch.registry import Registry
 from archsearch.space.base import Architecture, SearchSpace
 from archsearch.trial import Result
@@ -52,3 +54,10 @@ class Strategy(ABC):
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+
+def require_minimums(options: Iterable[tuple[str, Any, int]]) -> None:
+    """Check (name, value, least allowed) options; the error names the first one short."""
+    for name, value, low in options:
+        if int(value) < low:
+            raise ConfigError(f"{name} must be >= {low}, got {value}")

@@ -9,8 +9,18 @@ import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from archsearch.errors import ConfigError
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+
+def check_mlp(hidden: Sequence[int], lr: float) -> None:
+    """Layer widths and a learning rate an ensemble can train with."""
+    if not hidden or min(int(h) for h in hidden) < 1:
+        raise ConfigError(f"hidden: give one or more layer widths >= 1, got {list(hidden)}")
+    if not float(lr) > 0:
+        raise ConfigError(f"lr must be > 0, got {lr}")
 
 
 def init_ensemble(

@@ -57,15 +57,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
 from archsearch.space.base import Architecture, SearchSpace
 from archsearch.space.chain import ChainSpace
 from archsearch.space.darts import CELLS, N_NODES, DartsSpace
 from archsearch.space.encodings import vector_encoding
 from archsearch.space.nb201 import NB201Space
-from archsearch.strategies.base import STRATEGIES, Strategy
-from archsearch.strategies.bayesopt.gp import copula_transform, standardise
-from archsearch.strategies.mlp_ensemble import ensemble_forward, init_ensemble
+from archsearch.strategies.base import STRATEGIES, Strategy, require_minimums
+from archsearch.strategies.bayesopt.gp import check_transform, copula_transform, standardise
+from archsearch.strategies.mlp_ensemble import check_mlp, ensemble_forward, init_ensemble
 from archsearch.strategies.seen import SeenArchitectures
 from archsearch.trial import Result, TrialState
 
@@ -212,22 +211,18 @@ class ProgressiveSearch(Strategy):
         transform: str = "copula",
     ) -> None:
         super().__init__(space, seed)
-        if transform not in ("copula", "standardise"):
-            raise ConfigError(f"transform: choose 'copula' or 'standardise', not {transform!r}")
+        check_transform(transform)
         n_first = beam if n_first is None else n_first
-        for name, value, low in (
-            ("beam", beam, 1),
-            ("n_first", n_first, 1),
-            ("n_candidates", n_candidates, 1),
-            ("ensemble_size", ensemble_size, 1),
-            ("epochs", epochs, 1),
-        ):
-            if int(value) < low:
-                raise ConfigError(f"{name} must be >= {low}, got {value}")
-        if not hidden or min(int(h) for h in hidden) < 1:
-            raise ConfigError(f"hidden: give one or more layer widths >= 1, got {list(hidden)}")
-        if not float(lr) > 0:
-            raise ConfigError(f"lr must be > 0, got {lr}")
+        require_minimums(
+            [
+                ("beam", beam, 1),
+                ("n_first", n_first, 1),
+                ("n_candidates", n_candidates, 1),
+                ("ensemble_size", ensemble_size, 1),
+                ("epochs", epochs, 1),
+            ]
+        )
+        check_mlp(hidden, lr)
         self.beam = int(beam)
         self.n_first = int(n_first)
         self.n_candidates = int(n_candidates)

@@ -22,6 +22,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from archsearch.errors import ConfigError
+
 # Relative noise values tried by marginal likelihood. Even noise-free benchmarks need a
 # floor: distinct cells can have identical graphs (kernel rows equal), and a surrogate
 # that interpolates noise-free data it cannot explain generalises badly.
@@ -47,6 +49,15 @@ def copula_transform(y: np.ndarray) -> np.ndarray:
     sums = np.bincount(inverse, weights=ranks)
     ranks = sums[inverse] / counts[inverse]
     return np.array([_NORMAL.inv_cdf((r + 0.5) / n) for r in ranks])
+
+
+TRANSFORMS = ("copula", "standardise")
+
+
+def check_transform(transform: str) -> None:
+    """The surrogate's target transform must be one of `TRANSFORMS`."""
+    if transform not in TRANSFORMS:
+        raise ConfigError(f"transform: choose 'copula' or 'standardise', not {transform!r}")
 
 
 def standardise(y: np.ndarray) -> np.ndarray:
@@ -117,4 +128,14 @@ def select(
     return best
 
 
-__all__ = ["NOISE_GRID", "GPFit", "copula_transform", "eigen", "fit", "select", "standardise"]
+__all__ = [
+    "NOISE_GRID",
+    "TRANSFORMS",
+    "GPFit",
+    "check_transform",
+    "copula_transform",
+    "eigen",
+    "fit",
+    "select",
+    "standardise",
+]

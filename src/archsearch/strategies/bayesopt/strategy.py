@@ -21,7 +21,7 @@ import numpy as np
 from archsearch.errors import ConfigError
 from archsearch.space.base import Architecture, SearchSpace
 from archsearch.space.encodings import is_cell_space
-from archsearch.strategies.base import STRATEGIES, Strategy
+from archsearch.strategies.base import STRATEGIES, Strategy, require_minimums
 from archsearch.strategies.bayesopt import gp as gplib
 from archsearch.strategies.bayesopt.acquisition import ACQUISITIONS, make_acquisition
 from archsearch.strategies.bayesopt.kernels import ArchKernel, PathDistanceKernel, WLKernel
@@ -96,18 +96,17 @@ class GPBayesOpt(Strategy):
             raise ConfigError(
                 f"acquisition: choose one of {list(ACQUISITIONS)}, not {acquisition!r}"
             )
-        if transform not in ("copula", "standardise"):
-            raise ConfigError(f"transform: choose 'copula' or 'standardise', not {transform!r}")
-        for name, value, low in (
-            ("n_init", n_init, 2),
-            ("n_parents", n_parents, 1),
-            ("n_children", n_children, 1),
-            ("n_generations", n_generations, 1),
-            ("n_random", n_random, 0),
-            ("refit_every", refit_every, 1),
-        ):
-            if int(value) < low:
-                raise ConfigError(f"{name} must be >= {low}, got {value}")
+        gplib.check_transform(transform)
+        require_minimums(
+            [
+                ("n_init", n_init, 2),
+                ("n_parents", n_parents, 1),
+                ("n_children", n_children, 1),
+                ("n_generations", n_generations, 1),
+                ("n_random", n_random, 0),
+                ("refit_every", refit_every, 1),
+            ]
+        )
         self.kernel_name = kernel
         self.acquisition = acquisition
         self.n_init = int(n_init)
