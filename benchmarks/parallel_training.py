@@ -10,7 +10,14 @@ one warm-up trial, so loading the data (once per worker) and starting the worker
 timed; configurations are interleaved over `--repeats` rounds so drift on a shared machine
 hits both.
 
-    python benchmarks/parallel_training.py [--executors pool ray] [--trials 8] [--epochs 1]
+A run's time is the time of its slowest worker: with few trials of very unequal cost (the
+chain space spans 0.2 s to 30 s networks), one large network trained on one thread
+decides it. Enough trials per run (`--trials`), or a limit on the networks (`--max-params`,
+applied before training as the main job's `--max-params` is), measure the steady rate a
+search sees instead.
+
+    python benchmarks/parallel_training.py [--executors pool ray] [--trials 32] [--epochs 1]
+        [--max-params 200000]
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from pathlib import Path
 
 from reporting import RESULTS, header, write
 
+from archsearch.estimation.constraints import StaticLimits
 from archsearch.execution.base import Executor
 from archsearch.execution.process_pool import ProcessPoolExecutor
 from archsearch.execution.ray_executor import RayExecutor
@@ -30,6 +38,7 @@ from archsearch.space.base import get_space
 from archsearch.storage.memory import InMemoryStorage
 from archsearch.strategies.random import RandomSearch
 from archsearch.study import Study
+from archsearch.trial import TrialState
 
 CONFIGS = (("2 workers x 1 thread", 2, 1), ("1 worker x 2 threads", 1, 2))
 
@@ -63,17 +72,25 @@ def run(
     """Seconds for `args.trials` trials, and how many completed."""
     space = get_space(args.space)
     ev = evaluator(threads, args)
+    limits = StaticLimits(space, ev.train_data().task, max_params=args.max_params)
+    constraints = [limits] if limits.active else []
     executor = make_executor(kind, workers, threads)
     try:
         warm = Study(space, RandomSearch(space, seed=10_000 + seed), InMemoryStorage())
         warm.optimize(ev, budget=f"{workers}trials", executor=executor)  # data loads, per worker
-        study = Study(space, RandomSearch(space, seed=seed), InMemoryStorage(), seed=seed)
+        study = Study(
+            space,
+            RandomSearch(space, seed=seed),
+            InMemoryStorage(),
+            seed=seed,
+            constraints=constraints,
+        )
         start = time.perf_counter()
         study.optimize(ev, budget=f"{args.trials}trials", executor=executor)
         seconds = time.perf_counter() - start
     finally:
         executor.shutdown()
-    failed = [t.error for t in study.trials if t.error]
+    failed = [t.error for t in study.trials if t.state is TrialState.FAILED]
     if failed:  # a failed trial takes no time to train: the timing would mean nothing
         raise SystemExit(f"{len(failed)} trials failed, no result written; first: {failed[0]}")
     return seconds, len(study.completed())
@@ -84,11 +101,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--space", default="chain")
-    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--trials", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--data-fraction", type=float, default=0.1)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--max-params", type=int, help="refuse larger networks before training (no trial spent)"
+    )
     parser.add_argument("--executors", nargs="+", choices=("pool", "ray"), default=["pool", "ray"])
     parser.add_argument("--output", type=Path, default=RESULTS / "parallel_training.md")
     args = parser.parse_args(argv)
@@ -114,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
         ),
         f"- {args.trials} trials per run of random search on the `{args.space}` space, "
         f"{args.dataset} ({args.data_fraction:g} of the training split, {args.epochs} "
-        f"epoch(s), batch {args.batch_size}); {args.repeats} interleaved rounds, median",
+        f"epoch(s), batch {args.batch_size}); {args.repeats} interleaved rounds, median"
+        + (f"; networks over {args.max_params:,} parameters refused" if args.max_params else ""),
         f"- 1-minute load average of the machine around the runs: {min(loads):.1f} to "
         f"{max(loads):.1f} (a shared machine: other processes compete for its cores)",
         "",

@@ -86,9 +86,10 @@ class RunConfig(BaseModel):
     @model_validator(mode="after")
     def _chain_width(self) -> RunConfig:
         # The chain space's own default widths (16-64) suit its tests, not a final model:
-        # the main job searches wider layers unless told otherwise.
-        if self.space == "chain" and not self.space_options:
-            object.__setattr__(self, "space_options", dict(CHAIN_DEFAULTS))
+        # the main job searches wider layers unless told otherwise (other options given,
+        # such as `ops`, keep these widths).
+        if self.space == "chain":
+            object.__setattr__(self, "space_options", {**CHAIN_DEFAULTS, **self.space_options})
         return self
 
     def study_config(self) -> StudyConfig:
