@@ -7,8 +7,8 @@ same 2 cores.
 Small networks use threads poorly (each op is too short to split well), so trial-level
 parallelism should give more trials per hour. Before each timed run every worker trains
 one warm-up trial, so loading the data (once per worker) and starting the worker are not
-timed; configurations are interleaved over `--repeats` rounds so drift on a shared machine
-hits both.
+timed; configurations are interleaved over `--repeats` rounds (each the same architectures)
+so drift on a shared machine hits both, and the ratio is taken within each round.
 
 A run's time is the time of its slowest worker: with few trials of very unequal cost (the
 chain space spans 0.2 s to 30 s networks), one large network trained on one thread
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--data-fraction", type=float, default=0.1)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0, help="the random search's seed")
     parser.add_argument(
         "--max-params", type=int, help="refuse larger networks before training (no trial spent)"
     )
@@ -119,20 +120,26 @@ def main(argv: list[str] | None = None) -> None:
     loads = [os.getloadavg()[0]]
     for r in range(args.repeats):
         for kind, name, workers, threads in runs:
-            seconds, completed = run(kind, workers, threads, args, seed=r)
+            seconds, completed = run(kind, workers, threads, args, seed=args.seed)
             loads.append(os.getloadavg()[0])
             times[(kind, name)].append(seconds)
             done[(kind, name)] += completed
             print(f"round {r}: {kind}, {name}: {seconds:.1f} s, {completed} complete", flush=True)
     rate = {key: 3600.0 * args.trials / statistics.median(t) for key, t in times.items()}
     (a, _, _), (b, _, _) = CONFIGS
+    # every round trains the same architectures: a round's ratio compares like with like
+    ratios = {
+        kind: [tb / ta for ta, tb in zip(times[(kind, a)], times[(kind, b)], strict=True)]
+        for kind in args.executors
+    }
     lines = [
         *header(
             "Training throughput: 2 single-thread workers vs 1 two-thread worker",
             "parallel_training.py",
             argv,
         ),
-        f"- {args.trials} trials per run of random search on the `{args.space}` space, "
+        f"- {args.trials} trials per run of random search (seed {args.seed}: the same "
+        f"architectures in every run) on the `{args.space}` space, "
         f"{args.dataset} ({args.data_fraction:g} of the training split, {args.epochs} "
         f"epoch(s), batch {args.batch_size}); {args.repeats} interleaved rounds, median"
         + (f"; networks over {args.max_params:,} parameters refused" if args.max_params else ""),
@@ -148,8 +155,9 @@ def main(argv: list[str] | None = None) -> None:
         ],
         "",
         *[
-            f"- {kind}: two single-thread workers train **{rate[(kind, a)] / rate[(kind, b)]:.2f}x** "
-            "the trials per hour of one two-thread worker."
+            f"- {kind}: two single-thread workers train **{statistics.median(ratios[kind]):.2f}x** "
+            "the trials per hour of one two-thread worker (median of the rounds' ratios: "
+            f"{', '.join(f'{q:.2f}' for q in ratios[kind])})."
             for kind in args.executors
         ],
     ]
