@@ -68,8 +68,10 @@ def make_executor(kind: str, workers: int, threads: int) -> Executor:
 
 def run(
     kind: str, workers: int, threads: int, args: argparse.Namespace, seed: int
-) -> tuple[float, int]:
-    """Seconds for `args.trials` trials, and how many completed."""
+) -> tuple[float, int, float]:
+    """Seconds for `args.trials` trials, how many completed, and the workers' busy share
+    (the trials' own wall seconds over workers x the run's seconds: what the tail of the
+    run and the study loop leave idle)."""
     space = get_space(args.space)
     ev = evaluator(threads, args)
     limits = StaticLimits(space, ev.train_data().task, max_params=args.max_params)
@@ -93,7 +95,8 @@ def run(
     failed = [t.error for t in study.trials if t.state is TrialState.FAILED]
     if failed:  # a failed trial takes no time to train: the timing would mean nothing
         raise SystemExit(f"{len(failed)} trials failed, no result written; first: {failed[0]}")
-    return seconds, len(study.completed())
+    busy = sum(t.cost for t in study.completed()) / (workers * seconds)
+    return seconds, len(study.completed()), busy
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,10 +120,12 @@ def main(argv: list[str] | None = None) -> None:
     runs = [(kind, name, w, t) for kind in args.executors for name, w, t in CONFIGS]
     times: dict[tuple[str, str], list[float]] = {(k, n): [] for k, n, _, _ in runs}
     done: dict[tuple[str, str], int] = dict.fromkeys(times, 0)
+    busy_share: dict[tuple[str, str], list[float]] = {key: [] for key in times}
     loads = [os.getloadavg()[0]]
     for r in range(args.repeats):
         for kind, name, workers, threads in runs:
-            seconds, completed = run(kind, workers, threads, args, seed=args.seed)
+            seconds, completed, busy = run(kind, workers, threads, args, seed=args.seed)
+            busy_share[(kind, name)].append(busy)
             loads.append(os.getloadavg()[0])
             times[(kind, name)].append(seconds)
             done[(kind, name)] += completed
@@ -146,11 +151,14 @@ def main(argv: list[str] | None = None) -> None:
         f"- 1-minute load average of the machine around the runs: {min(loads):.1f} to "
         f"{max(loads):.1f} (a shared machine: other processes compete for its cores)",
         "",
-        "| executor | configuration | seconds per run (each round) | trials per hour (median) | complete |",
-        "|---|---|---|---|---|",
+        "| executor | configuration | seconds per run (each round) | trials per hour (median) "
+        "| workers busy (each round) | complete |",
+        "|---|---|---|---|---|---|",
         *[
             f"| {kind} | {name} | {', '.join(f'{s:.1f}' for s in times[(kind, name)])} | "
-            f"{rate[(kind, name)]:,.0f} | {done[(kind, name)]}/{args.trials * args.repeats} |"
+            f"{rate[(kind, name)]:,.0f} | "
+            f"{', '.join(f'{b:.0%}' for b in busy_share[(kind, name)])} | "
+            f"{done[(kind, name)]}/{args.trials * args.repeats} |"
             for kind, name, _, _ in runs
         ],
         "",
