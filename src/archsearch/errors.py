@@ -6,6 +6,9 @@ the CLI can print its one-line message and exit with status 2 instead of a trace
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class ArchsearchError(Exception):
     """Base class: a problem with the user's input, named in one line."""
@@ -32,3 +35,11 @@ class StudyError(ArchsearchError):
 
 class DeterminismError(StudyError):
     """A strategy replayed on resume proposed something other than what was stored."""
+
+
+def require_whole_numbers(values: Mapping[str, Any]) -> None:
+    """Each named value must be a whole number >= 1 (None: not given, allowed); the
+    `ConfigError` names the first one that is not."""
+    for key, value in values.items():
+        if value is not None and (int(value) != value or value < 1):
+            raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")

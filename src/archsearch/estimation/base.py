@@ -7,9 +7,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from archsearch.errors import GenotypeError
 from archsearch.registry import Registry
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.space.base import Architecture, SearchSpace, get_space
 from archsearch.trial import Result
+
+
+def resolve_space(
+    given: SearchSpace | None, cache: dict[str, SearchSpace], arch: Architecture
+) -> SearchSpace:
+    """The space that builds `arch` for an evaluator: the one it was given (which must be
+    `arch`'s), else the registered space `arch` names, made once and kept in `cache`."""
+    if given is not None:
+        if arch.space != given.id:
+            raise GenotypeError(f"evaluator trains {given.id} networks, not {arch.space!r}")
+        return given
+    if arch.space not in cache:
+        cache[arch.space] = get_space(arch.space)
+    return cache[arch.space]
 
 
 class Pruned(Exception):

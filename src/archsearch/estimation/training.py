@@ -37,8 +37,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archsearch.errors import ConfigError, GenotypeError
-from archsearch.estimation.base import EVALUATORS, Evaluator, Pruned, Reporter, TrialContext
+from archsearch.errors import ConfigError, require_whole_numbers
+from archsearch.estimation.base import (
+    EVALUATORS,
+    Evaluator,
+    Pruned,
+    Reporter,
+    TrialContext,
+    resolve_space,
+)
 from archsearch.space.base import Architecture, SearchSpace, TaskSpec, get_space
 from archsearch.trial import Result, TrialState
 
@@ -428,19 +435,17 @@ class TrainingEvaluator(Evaluator):
     ) -> None:
         if optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer: choose one of {list(OPTIMIZERS)}, not {optimizer!r}")
-        positive = {
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "threads": threads,
-            "latency_batch": latency_batch,
-            "latency_repeats": latency_repeats,
-            "eval_batch_size": eval_batch_size,
-        }
-        for key, value in positive.items():
-            if int(value) != value or value < 1:
-                raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
-        if final_epochs is not None and (int(final_epochs) != final_epochs or final_epochs < 1):
-            raise ConfigError(f"final_epochs must be a whole number >= 1, got {final_epochs!r}")
+        require_whole_numbers(
+            {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "threads": threads,
+                "latency_batch": latency_batch,
+                "latency_repeats": latency_repeats,
+                "eval_batch_size": eval_batch_size,
+                "final_epochs": final_epochs,
+            }
+        )
         if not 0.0 < data_fraction <= 1.0:
             raise ConfigError(f"data_fraction must be in (0, 1], got {data_fraction}")
         if not 0.0 < val_fraction < 1.0:
@@ -571,15 +576,7 @@ class TrainingEvaluator(Evaluator):
     # --- trials ----------------------------------------------------------------------------
     def space_of(self, arch: Architecture) -> SearchSpace:
         """The space that builds `arch`: the one given, else the registered one it names."""
-        if self.space is not None:
-            if arch.space != self.space.id:
-                raise GenotypeError(
-                    f"evaluator trains {self.space.id} networks, not {arch.space!r}"
-                )
-            return self.space
-        if arch.space not in self._spaces:
-            self._spaces[arch.space] = get_space(arch.space)
-        return self._spaces[arch.space]
+        return resolve_space(self.space, self._spaces, arch)
 
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> Result:
         space = self.space_of(arch)

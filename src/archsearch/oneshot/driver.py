@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from archsearch.errors import ConfigError
+from archsearch.errors import ConfigError, require_whole_numbers
 from archsearch.estimation.training import intra_op_threads
 from archsearch.oneshot import collapse, darts, enas, gdas, rsps, snas  # noqa: F401 (registers)
 from archsearch.oneshot.base import (
@@ -247,16 +247,16 @@ def search(
         )
     if space == "darts" and partial_channels != 1:
         raise ConfigError("oneshot: partial_channels is implemented for the nb201 space only")
-    for key, value in (
-        ("epochs", epochs),
-        ("channels", channels),
-        ("cells_per_stage", cells_per_stage),
-        ("batch_size", batch_size),
-        ("eval_size", eval_size),
-        ("threads", threads),
-    ):
-        if int(value) != value or value < 1:
-            raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
+    require_whole_numbers(
+        {
+            "epochs": epochs,
+            "channels": channels,
+            "cells_per_stage": cells_per_stage,
+            "batch_size": batch_size,
+            "eval_size": eval_size,
+            "threads": threads,
+        }
+    )
     options = dict(method_options or {})
     if data is None:
         data = prepare_data(
