@@ -280,7 +280,7 @@ def test_chain_ops_option_narrows_the_layer_ops_and_the_count() -> None:
     rng = np.random.default_rng(0)
     ops = {space.layers(space.sample(rng))[0].op for _ in range(50)}
     assert ops == {"conv", "max_pool"}
-    with pytest.raises(ConfigError, match="ops must be distinct ones .* including 'conv'"):
+    with pytest.raises(ConfigError, match=r"ops must be distinct ones .* including 'conv'"):
         ChainSpace(ops=("sep_conv", "identity"))
     with pytest.raises(ConfigError, match="ops"):
         ChainSpace(ops=("conv", "lstm"))

@@ -1,8 +1,9 @@
-"""HOW GOOD: evaluators (tabular benchmark, training from scratch, weight inheritance by
-network morphism, zero-cost proxies)."""
+"""HOW GOOD: evaluators (tabular benchmark, training from scratch, language modelling,
+weight inheritance by network morphism, zero-cost proxies)."""
 
 from archsearch.estimation.base import EVALUATORS, Evaluator, Pruned, Reporter, TrialContext
 from archsearch.estimation.inheritance import InheritanceEvaluator
+from archsearch.estimation.language import LanguageModelEvaluator
 from archsearch.estimation.proxies import PROXIES, ProxyEvaluator
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.estimation.training import TrainingEvaluator
@@ -12,6 +13,7 @@ __all__ = [
     "PROXIES",
     "Evaluator",
     "InheritanceEvaluator",
+    "LanguageModelEvaluator",
     "NB201Evaluator",
     "ProxyEvaluator",
     "Pruned",

@@ -767,8 +767,8 @@ class TrainingEvaluator(Evaluator):
         return out
 
     def supports(self, space: SearchSpace) -> bool:
-        """Spaces that can build networks (override `SearchSpace.build`)."""
-        return type(space).build is not SearchSpace.build
+        """Spaces that can build image networks (override `SearchSpace.build`)."""
+        return type(space).build is not SearchSpace.build and space.modality == "image"
 
     def describe(self) -> dict[str, Any]:
         name = self._dataset_arg if isinstance(self._dataset_arg, str) else self._dataset_arg.name

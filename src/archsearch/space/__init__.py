@@ -12,6 +12,7 @@ from archsearch.space.chain import ChainSpace
 from archsearch.space.darts import DartsSpace
 from archsearch.space.hierarchical import FlatSpace, HierarchicalSpace
 from archsearch.space.nb201 import NB201Space
+from archsearch.space.recurrent import RecurrentSpace
 
 __all__ = [
     "SPACES",
@@ -22,6 +23,7 @@ __all__ = [
     "FlatSpace",
     "HierarchicalSpace",
     "NB201Space",
+    "RecurrentSpace",
     "SearchSpace",
     "TaskSpec",
     "get_space",

@@ -108,6 +108,9 @@ class SearchSpace(ABC):
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
+    #: what `build` makes: "image" (a classifier of `task.input_shape` images) or
+    #: "language" (a language model over `task.num_classes` words); evaluators check it
+    modality: ClassVar[str] = "image"
 
     @property
     def id(self) -> str:
