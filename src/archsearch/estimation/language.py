@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from archsearch.errors import ConfigError, require_whole_numbers
@@ -46,6 +45,7 @@ from archsearch.estimation.training import (
     load_checkpoint,
     make_optimizer,
     save_checkpoint,
+    seeded,
 )
 from archsearch.space.base import Architecture, SearchSpace, TaskSpec, get_space
 from archsearch.trial import Result, TrialState
@@ -146,18 +146,6 @@ def evaluate_lm(model: nn.Module, data: torch.Tensor, bptt: int) -> float:
             loss_sum += float(lm_loss(logits, y)) * y.numel()
             tokens += y.numel()
     return loss_sum / max(1, tokens)
-
-
-@contextmanager
-def seeded(seed: int, device: str = "cpu") -> Iterator[torch.Generator]:
-    """Torch's global generators forked and seeded (initialisation and dropout draw from
-    them), restored on exit; yields a private generator for the checkpoint helpers."""
-    import torch
-
-    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices, device_type="cuda"):
-        torch.manual_seed(seed)
-        yield torch.Generator().manual_seed(seed)
 
 
 @EVALUATORS.register("lm")

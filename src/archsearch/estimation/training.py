@@ -33,7 +33,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +101,19 @@ def intra_op_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def seeded(seed: int, device: str = "cpu") -> Iterator[torch.Generator]:
+    """A trial's private generator (batch order, augmentation, checkpoints), with torch's
+    global generators forked and seeded for module initialisation and dropout, which
+    draw from them; the caller's RNG state comes back on exit."""
+    import torch
+
+    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices, device_type="cuda"):
+        torch.manual_seed(seed)  # only inside fork_rng: the caller's state comes back
+        yield torch.Generator().manual_seed(seed)
 
 
 def cosine_lr(base: float, step: int, total: int) -> float:
@@ -690,19 +703,8 @@ class TrainingEvaluator(Evaluator):
         return FinalFit(model.cpu().eval(), metrics, time.perf_counter() - start, history)
 
     # --- helpers ---------------------------------------------------------------------------
-    @contextmanager
-    def _trial_rng(self, seed: int) -> Iterator[torch.Generator]:
-        """The trial's private generator, with torch's global generators forked and
-        seeded for module initialisation and dropout (restored on exit)."""
-        import torch
-
-        devices: list[int] = []
-        device_type = "cuda"
-        if self.device.startswith("cuda"):
-            devices = [torch.device(self.device).index or 0]
-        with torch.random.fork_rng(devices=devices, device_type=device_type):
-            torch.manual_seed(seed)  # only inside fork_rng: the caller's state comes back
-            yield torch.Generator().manual_seed(seed)
+    def _trial_rng(self, seed: int) -> AbstractContextManager[torch.Generator]:
+        return seeded(seed, self.device)
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return make_optimizer(

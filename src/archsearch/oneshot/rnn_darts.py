@@ -36,8 +36,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from archsearch.errors import ConfigError, require_whole_numbers
-from archsearch.estimation.language import evaluate_lm, perplexity, seeded
-from archsearch.estimation.training import TrainingDiverged, intra_op_threads, make_optimizer
+from archsearch.estimation.language import evaluate_lm, perplexity
+from archsearch.estimation.training import (
+    TrainingDiverged,
+    intra_op_threads,
+    make_optimizer,
+    seeded,
+)
 from archsearch.oneshot.rnn_supernet import RNN_OPS, RNNSupernet
 from archsearch.space.base import Architecture
 from archsearch.space.nets.recurrent import lm_loss
