@@ -291,3 +291,16 @@ def test_cli_search_with_a_scheduler_and_resume(tmp_path: Path) -> None:
             ]
         )
     assert bad.value.code == 2
+
+
+def test_an_in_memory_study_removes_its_temporary_checkpoint_folder() -> None:
+    """A study without a database folder keeps promotion checkpoints in a temporary
+    folder it owns: gone once the study is (a benchmark runs thousands of studies)."""
+    import gc
+
+    study = run(ASHA(min_resource=12, max_resource=200), budget="10trials")
+    folder = study.checkpoint_dir
+    assert folder is not None and folder.is_dir()
+    del study
+    gc.collect()
+    assert not folder.exists()

@@ -102,6 +102,7 @@ class Study:
         self.objectives = objectives
         self.constraints = list(constraints)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
         self.space = space
         self.strategy = strategy
         self.storage = storage if storage is not None else InMemoryStorage()
@@ -274,8 +275,9 @@ class Study:
             db = getattr(self.storage, "path", None)
             if isinstance(db, Path):
                 self.checkpoint_dir = db.parent / "checkpoints"
-            else:
-                self.checkpoint_dir = Path(tempfile.mkdtemp(prefix="archsearch-checkpoints-"))
+            else:  # removed with the study (or at exit): nothing outlives what can use it
+                self._temporary = tempfile.TemporaryDirectory(prefix="archsearch-checkpoints-")
+                self.checkpoint_dir = Path(self._temporary.name)
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         return self.checkpoint_dir
 
