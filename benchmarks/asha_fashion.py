@@ -1,7 +1,8 @@
 """ASHA against full-fidelity regularized evolution on Fashion-MNIST (real training).
 
 Both searches propose the same number of candidates with the same strategy (RE, same
-seed) on the `archsearch run` chain space. Full fidelity trains every candidate for
+seed) on the `archsearch run` chain space, or the space `--space` and `--space-option`
+name (e.g. the nb201 cell at one cell per stage, the 30-minute job's space). Full fidelity trains every candidate for
 `--epochs`; ASHA (Li et al., MLSys 2020) starts each at 1 epoch and promotes the top
 1/eta of each rung to eta times the epochs, up to `--epochs`, continuing from the
 checkpoint. Each search's winner (the best at the top rung) is then retrained with the
@@ -9,6 +10,7 @@ same final protocol (all training data, `--final-epochs`, same seed) and tested 
 Compute is the sum of the trials' wall seconds and the epochs they trained.
 
     python benchmarks/asha_fashion.py [--candidates 27] [--epochs 9] [--data-fraction 0.2]
+        [--space nb201 --space-option cells_per_stage=1]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from reporting import RESULTS, header, write
 
+from archsearch.cli import key_value_option
 from archsearch.execution.process_pool import ProcessPoolExecutor
 from archsearch.pipeline import CHAIN_DEFAULTS
 from archsearch.schedulers import ASHA, FIFOScheduler, Scheduler
@@ -32,7 +35,7 @@ from archsearch.study import Study
 def search(args: argparse.Namespace, scheduler: Scheduler) -> dict[str, Any]:
     from archsearch.estimation.training import TrainingEvaluator
 
-    space = get_space("chain", **CHAIN_DEFAULTS)
+    space = get_space(args.space, **space_options(args))
     evaluator = TrainingEvaluator(
         "fashion-mnist",
         space=space,
@@ -64,6 +67,7 @@ def search(args: argparse.Namespace, scheduler: Scheduler) -> dict[str, Any]:
         epochs += float(t.resource if t.resource is not None else args.epochs) - float(
             parent or 0.0
         )
+    evaluator.threads = args.workers  # one training: every core (as `archsearch run` does)
     fit = evaluator.final_fit(best.arch, seed=args.seed, epochs=args.final_epochs)
     return {
         "trials": len(study.trials),
@@ -79,9 +83,18 @@ def search(args: argparse.Namespace, scheduler: Scheduler) -> dict[str, Any]:
     }
 
 
+def space_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `--space-option`s, over the main job's chain widths for the chain space."""
+    return {**(CHAIN_DEFAULTS if args.space == "chain" else {}), **dict(args.space_option)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--space", default="chain")
+    parser.add_argument(
+        "--space-option", type=key_value_option, action="append", default=[], metavar="KEY=VALUE"
     )
     parser.add_argument("--candidates", type=int, default=18)
     parser.add_argument("--epochs", type=int, default=9, help="full fidelity (ASHA's top rung)")
@@ -101,13 +114,13 @@ def main(argv: list[str] | None = None) -> None:
     full, asha = rows["RE, full fidelity"], rows["RE + ASHA"]
     lines = [
         *header("ASHA against full-fidelity RE on Fashion-MNIST", "asha_fashion.py", argv),
-        f"- chain space ({CHAIN_DEFAULTS}), RE seed {args.seed}, {args.candidates} candidates each; "
+        f"- {args.space} space ({space_options(args)}), RE seed {args.seed}, {args.candidates} candidates each; "
         f"{args.data_fraction:.0%} of the training split per candidate, "
         f"{args.val_fraction:.0%} of the training data held out for validation;",
         f"  full fidelity {args.epochs} epochs; ASHA rungs 1..{args.epochs} epochs, eta {args.eta}, "
         "promotions continue from checkpoints;",
         f"  {args.workers} worker processes x 1 thread; winner retrained on all training data for "
-        f"{args.final_epochs} epochs (seed {args.seed}) and tested once.",
+        f"{args.final_epochs} epochs (seed {args.seed}, {args.workers} threads) and tested once.",
         "",
         "| search | candidates | trials | failed | epochs trained | compute s | search wall s | winner val % | final test % |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -17,7 +17,7 @@ applied before training as the main job's `--max-params` is), measure the steady
 search sees instead.
 
     python benchmarks/parallel_training.py [--executors pool ray] [--trials 32] [--epochs 1]
-        [--max-params 200000]
+        [--max-params 200000] [--space nb201 --space-option cells_per_stage=1]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from reporting import RESULTS, header, write
 
+from archsearch.cli import key_value_option
 from archsearch.estimation.constraints import StaticLimits
 from archsearch.execution.base import Executor
 from archsearch.execution.process_pool import ProcessPoolExecutor
@@ -48,7 +49,7 @@ def evaluator(threads: int, args: argparse.Namespace):  # type: ignore[no-untype
 
     return TrainingEvaluator(
         args.dataset,
-        space=get_space(args.space),
+        space=get_space(args.space, **dict(args.space_option)),
         data_dir=args.data_dir,
         epochs=args.epochs,
         data_fraction=args.data_fraction,
@@ -72,7 +73,7 @@ def run(
     """Seconds for `args.trials` trials, how many completed, and the workers' busy share
     (the trials' own wall seconds over workers x the run's seconds: what the tail of the
     run and the study loop leave idle)."""
-    space = get_space(args.space)
+    space = get_space(args.space, **dict(args.space_option))
     ev = evaluator(threads, args)
     limits = StaticLimits(space, ev.train_data().task, max_params=args.max_params)
     constraints = [limits] if limits.active else []
@@ -104,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--space", default="chain")
+    parser.add_argument(
+        "--space-option", type=key_value_option, action="append", default=[], metavar="KEY=VALUE"
+    )
     parser.add_argument("--trials", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--data-fraction", type=float, default=0.1)
@@ -144,7 +148,9 @@ def main(argv: list[str] | None = None) -> None:
             argv,
         ),
         f"- {args.trials} trials per run of random search (seed {args.seed}: the same "
-        f"architectures in every run) on the `{args.space}` space, "
+        f"architectures in every run) on the `{args.space}` space"
+        + "".join(f", {k}={v}" for k, v in args.space_option)
+        + ", "
         f"{args.dataset} ({args.data_fraction:g} of the training split, {args.epochs} "
         f"epoch(s), batch {args.batch_size}); {args.repeats} interleaved rounds, median"
         + (f"; networks over {args.max_params:,} parameters refused" if args.max_params else ""),

@@ -54,7 +54,9 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _option(text: str) -> tuple[str, Any]:
+def key_value_option(text: str) -> tuple[str, Any]:
+    """argparse type of `--space-option` and the like: KEY=VALUE, the value JSON if it
+    parses (numbers, lists), else a string."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -83,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--space", default="chain", help="search space (default: chain)")
     run.add_argument(
         "--space-option",
-        type=_option,
+        type=key_value_option,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -91,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--strategy", default="re", help="search strategy (default: re)")
     run.add_argument(
-        "--strategy-option", type=_option, action="append", default=[], metavar="KEY=VALUE"
+        "--strategy-option", type=key_value_option, action="append", default=[], metavar="KEY=VALUE"
     )
     _add_scheduler_options(run)
     run.add_argument(
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--strategy", default="re", help="search strategy (default: re)")
     search.add_argument(
         "--strategy-option",
-        type=_option,
+        type=key_value_option,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -190,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--data-dir", help="where datasets are (default: $ARCHSEARCH_DATA, ...)")
     cal.add_argument("--space", default="chain")
     cal.add_argument(
-        "--space-option", type=_option, action="append", default=[], metavar="KEY=VALUE"
+        "--space-option", type=key_value_option, action="append", default=[], metavar="KEY=VALUE"
     )
     cal.add_argument("--sample", type=int, default=8, help="architectures to score")
     cal.add_argument(
@@ -228,7 +230,7 @@ def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--scheduler-option",
-        type=_option,
+        type=key_value_option,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -537,7 +539,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def _settings(text: str) -> dict[str, Any]:
     """'epochs=1,data_fraction=0.25' -> {'epochs': 1, 'data_fraction': 0.25}."""
     try:
-        return dict(_option(item) for item in text.split(",") if item)
+        return dict(key_value_option(item) for item in text.split(",") if item)
     except argparse.ArgumentTypeError as e:
         raise ConfigError(f"calibrate settings {text!r}: {e}") from None
 
