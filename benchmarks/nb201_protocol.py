@@ -233,8 +233,11 @@ def main(argv: list[str] | None = None) -> None:
     # Costly strategies first, so the pool is not left waiting on one long chunk at the end.
     jobs.sort(key=lambda job: -len(job.seeds))
     start = time.perf_counter()
+    chunks = []
     with ProcessPoolExecutor(args.workers) as pool:
-        chunks = list(pool.map(run_chunk, jobs))
+        for done, rows in enumerate(pool.map(run_chunk, jobs), 1):  # in order: a late report
+            chunks.append(rows)  # still shows the protocol is moving
+            print(f"{done}/{len(jobs)} chunks, {time.perf_counter() - start:.0f} s", flush=True)
     wall = time.perf_counter() - start
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for job, rows in zip(jobs, chunks, strict=True):

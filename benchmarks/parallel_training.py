@@ -5,7 +5,9 @@ results) are trained on Fashion-MNIST by `TrainingEvaluator` through the process
 through Ray, each once as 2 workers x 1 thread and once as 1 worker x 2 threads, on the
 same 2 cores.
 Small networks use threads poorly (each op is too short to split well), so trial-level
-parallelism should give more trials per hour. Before each timed run every worker trains
+parallelism should give more trials per hour; large convolutions split well over threads,
+so the answer depends on the workload: `--space` and `--space-option` choose it (the
+30-minute Fashion-MNIST job searches `nb201` at one cell per stage). Before each timed run every worker trains
 one warm-up trial, so loading the data (once per worker) and starting the worker are not
 timed; configurations are interleaved over `--repeats` rounds (each the same architectures)
 so drift on a shared machine hits both, and the ratio is taken within each round.
