@@ -161,6 +161,8 @@ def test_argmax_derivation_excludes_none() -> None:
         ("darts", {}),
         ("darts", {"order": 2}),
         ("darts-", {}),
+        ("darts-pt", {}),
+        ("darts-pt", {"tune_epochs": 0}),
         ("snas", {}),
         ("gdas", {}),
         ("enas", {"controller_steps": 3, "n_derive": 4, "reward_batch": 16}),
@@ -206,7 +208,7 @@ class _Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("method", ["gdas", "enas"])
+@pytest.mark.parametrize("method", ["gdas", "enas", "darts-pt"])
 def test_resume_after_interruption_is_bit_identical(method: str, tmp_path: Path) -> None:
     options = {"controller_steps": 3, "n_derive": 4, "reward_batch": 16} if method == "enas" else {}
     kw = dict(method=method, data=_data(), method_options=options, seed=3, **_TINY)
@@ -226,7 +228,10 @@ def test_resume_after_interruption_is_bit_identical(method: str, tmp_path: Path)
     b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)
     for key, tensor in a["supernet"].items():
         assert torch.equal(tensor, b["supernet"][key]), key
-    if method == "gdas":
+    if method == "darts-pt":  # the edge decided at the end of epoch 1 survives the kill
+        assert a["method"]["decided"] == b["method"]["decided"]
+        assert sum(op >= 0 for op in b["method"]["decided"]) == 2
+    if method in ("gdas", "darts-pt"):
         assert torch.equal(a["method"]["alpha"], b["method"]["alpha"])
     else:
         assert a["method"]["strategy"]["controller"] == b["method"]["strategy"]["controller"]
@@ -248,6 +253,47 @@ def test_darts_minus_beta_decays_to_zero() -> None:
     assert m.aux_skip(StepContext(2, 2, 1.0, 0.1)) == 0.0
 
 
+def test_darts_pt_keeps_the_op_whose_removal_costs_most(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The selection rule on a scripted supernet score: on every edge, removing
+    nor_conv_1x1 costs the most accuracy, except edge 2, where removing `none` does; a
+    tie in accuracy goes to the higher loss. Each edge is decided once, in random order,
+    and a decided edge runs with a one-hot weight."""
+    from archsearch.oneshot import projection
+
+    def score(_net: object, spec: PathSpec, _x: object, _y: object) -> tuple[float, float]:
+        assert spec.weights is not None
+        removed = {(e, k) for e, k in (spec.weights == 0).nonzero().tolist()}
+        acc, loss = 90.0, 0.5
+        for e, k in removed:
+            if e in fixed:  # a decided edge's other ops are 0: not a removal
+                continue
+            wanted = OPS.index("none") if e == 2 else OPS.index("nor_conv_1x1")
+            if k == wanted:
+                acc, loss = 70.0, 1.0
+            elif k == OPS.index("avg_pool_3x3"):
+                acc, loss = 70.0, 0.9  # as low an accuracy, a smaller loss: loses the tie
+        return acc, loss
+
+    fixed: dict[int, int] = {}
+    monkeypatch.setattr(projection, "supernet_score", score)
+    m = projection.DARTSPT(NB201Supernet(10, channels=4, cells_per_stage=1), NB201Space(), 0)
+    x, y = torch.zeros(1), torch.zeros(1)
+    order = []
+    for _ in range(6):
+        edge, op = m.project_edge(x, y)
+        fixed[edge] = op
+        order.append(edge)
+        row = m.op_weights()[edge]
+        assert row[op] == 1.0 and row.sum() == 1.0
+    assert sorted(order) == list(range(6)) and order != list(range(6))
+    assert m.decided == [
+        OPS.index("none") if e == 2 else OPS.index("nor_conv_1x1") for e in range(6)
+    ]
+    assert m.derive(x, y).values == NB201Space().make([OPS[op] for op in m.decided]).values
+
+
 def test_clear_errors_for_bad_names_and_options() -> None:
     with pytest.raises(ConfigError, match="unknown one-shot method 'dartz'"):
         search(method="dartz", data=_data(), **_TINY)  # type: ignore[arg-type]
@@ -257,7 +303,9 @@ def test_clear_errors_for_bad_names_and_options() -> None:
         search(method="gdas", data=_data(), method_options={"temperature": 3}, **_TINY)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="order"):
         search(method="darts", data=_data(), method_options={"order": 3}, **_TINY)  # type: ignore[arg-type]
-    assert {"darts", "darts-", "snas", "gdas", "enas", "rsps"} <= set(METHODS.names())
+    assert {"darts", "darts-", "darts-pt", "snas", "gdas", "enas", "rsps"} <= set(METHODS.names())
+    with pytest.raises(ConfigError, match="tune_epochs"):
+        search(method="darts-pt", data=_data(), method_options={"tune_epochs": -1}, **_TINY)  # type: ignore[arg-type]
 
 
 def test_command_runs_and_resumes_from_its_checkpoint(

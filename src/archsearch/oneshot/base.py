@@ -121,14 +121,27 @@ def shared_weight_accuracy(
 ) -> float:
     """Accuracy (%) of one architecture with the supernet's shared weights: only its path
     runs (batch norm uses the statistics of each batch of `batch_size`, see `supernet`)."""
+    return supernet_score(supernet, PathSpec(index=list(index)), x, y, batch_size)[0]
+
+
+def supernet_score(
+    supernet: Supernet,
+    spec: PathSpec,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 256,
+) -> tuple[float, float]:
+    """(accuracy in %, mean cross-entropy) of the supernet run as `spec` on (x, y)."""
     supernet.eval()
-    spec = PathSpec(index=list(index))
-    correct = 0
+    correct, loss_sum = 0, 0.0
     with torch.no_grad():
         for i in range(0, len(y), batch_size):
             out = supernet(x[i : i + batch_size], spec)
-            correct += int((out.argmax(1) == y[i : i + batch_size]).sum())
-    return 100.0 * correct / max(1, len(y))
+            yb = y[i : i + batch_size]
+            correct += int((out.argmax(1) == yb).sum())
+            loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
+    n = max(1, len(y))
+    return 100.0 * correct / n, loss_sum / n
 
 
 def argmax_cell(alpha: torch.Tensor, exclude_none: bool = True) -> list[int]:

@@ -19,6 +19,7 @@ _METHOD_FLAGS = {
     "arch_lr": "arch_lr",
     "warmup": "warmup",
     "beta0": "beta0",
+    "tune_epochs": "tune_epochs",
     "stop_skips": "stop_skips",
     "n_derive": "n_derive",
     "controller_steps": "controller_steps",
@@ -38,7 +39,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--space", default="nb201", help="cell space: nb201, darts")
     p.add_argument(
-        "--method", default="gdas", help="darts, darts- (collapse remedy), snas, gdas, enas, rsps"
+        "--method",
+        default="gdas",
+        help="darts, darts- or darts-pt (collapse remedies), snas, gdas, enas, rsps",
     )
     p.add_argument("--dataset", default="cifar10")
     p.add_argument("--data-dir", default=None, help="folder with the dataset files")
@@ -58,6 +61,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--arch-lr", type=float, default=None)
     p.add_argument("--warmup", type=float, default=None, help="fraction with alpha frozen")
     p.add_argument("--beta0", type=float, default=None, help="darts-: initial aux skip weight")
+    p.add_argument(
+        "--tune-epochs", type=int, default=None, help="darts-pt: epochs between edge decisions"
+    )
     p.add_argument("--stop-skips", type=int, default=None, help="DARTS+ early stop")
     p.add_argument("--n-derive", type=int, default=None, help="enas/rsps: cells scored")
     p.add_argument("--controller-steps", type=int, default=None, help="enas")

@@ -112,8 +112,12 @@ class DARTS(GradientMethod):
         """The auxiliary skip's weight (0: plain DARTS; DARTS- overrides it)."""
         return 0.0
 
+    def op_weights(self) -> torch.Tensor:
+        """The per-edge op weights [E, K] the supernet runs with: softmax(alpha)."""
+        return torch.softmax(self.alpha, dim=-1)
+
     def spec(self) -> PathSpec:
-        return PathSpec(weights=torch.softmax(self.alpha, dim=-1))
+        return PathSpec(weights=self.op_weights())
 
     def train_step(
         self, batches: Batches, w_optimizer: torch.optim.Optimizer, ctx: StepContext
@@ -122,7 +126,7 @@ class DARTS(GradientMethod):
         if not self.arch_frozen(ctx.progress):
             self.arch_step(batches, ctx, aux)
         return self.weights_step(
-            PathSpec(weights=torch.softmax(self.alpha.detach(), dim=-1)), batches, w_optimizer, aux
+            PathSpec(weights=self.op_weights().detach()), batches, w_optimizer, aux
         )
 
     def arch_step(self, batches: Batches, ctx: StepContext, aux: float) -> None:

@@ -39,7 +39,15 @@ import torch
 
 from archsearch.errors import ConfigError, require_whole_numbers
 from archsearch.estimation.training import intra_op_threads
-from archsearch.oneshot import collapse, darts, enas, gdas, rsps, snas  # noqa: F401 (registers)
+from archsearch.oneshot import (  # noqa: F401 (registers the methods)
+    collapse,
+    darts,
+    enas,
+    gdas,
+    projection,
+    rsps,
+    snas,
+)
 from archsearch.oneshot.base import (
     METHODS,
     Batches,
