@@ -31,7 +31,6 @@ from archsearch.errors import ConfigError, require_whole_numbers
 from archsearch.estimation.base import (
     EVALUATORS,
     Evaluator,
-    Pruned,
     Reporter,
     TrialContext,
     resolve_space,
@@ -42,13 +41,12 @@ from archsearch.estimation.training import (
     cosine_lr,
     count_params,
     intra_op_threads,
-    load_checkpoint,
     make_optimizer,
-    save_checkpoint,
     seeded,
+    train_trial,
 )
 from archsearch.space.base import Architecture, SearchSpace, TaskSpec, get_space
-from archsearch.trial import Result, TrialState
+from archsearch.trial import Result
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -292,18 +290,20 @@ class LanguageModelEvaluator(Evaluator):
             model = space.build(arch, self.task).to(self.device)
             metrics["params"] = count_params(model)
             optimizer = self._optimizer(model)
-            done = 0
-            if ctx.parent is not None:  # a promotion: continue the parent's training
-                done = load_checkpoint(ctx, model, optimizer, generator)
-                metrics["epochs"] = done
-            try:
-                self._train(model, train, optimizer, epochs, on_epoch, done + 1, horizon)
-            except Pruned:
-                return Result(TrialState.PRUNED, metrics, time.perf_counter() - start)
-            except TrainingDiverged as e:
-                return Result.failed(str(e), cost=time.perf_counter() - start)
-            if ctx.checkpoint_path() is not None:
-                save_checkpoint(ctx, model, optimizer, generator, epochs)
+            stopped = train_trial(
+                ctx,
+                model,
+                optimizer,
+                generator,
+                lambda first: self._train(
+                    model, train, optimizer, epochs, on_epoch, first, horizon
+                ),
+                epochs,
+                metrics,
+                start,
+            )
+            if stopped is not None:
+                return stopped
             if "val_ppl" not in metrics:  # promoted to no more epochs than its parent had
                 metrics["val_loss"] = evaluate_lm(model, valid, self.bptt)
                 metrics["val_ppl"] = perplexity(metrics["val_loss"])

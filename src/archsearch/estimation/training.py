@@ -380,6 +380,36 @@ def load_checkpoint(
         ) from e
 
 
+def train_trial(
+    ctx: TrialContext,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    train: Callable[[int], object],
+    epochs: int,
+    metrics: dict[str, float],
+    start: float,
+) -> Result | None:
+    """A trial's training under any scheduler: a promoted trial first restores its
+    parent's checkpoint (`load_checkpoint`, its epochs go to `metrics`), then
+    `train(first_epoch)` runs up to `epochs`, and a trial with a checkpoint folder saves
+    its own. Returns the PRUNED or FAILED (diverged) result when training stops early,
+    else None; `start` is the trial's `perf_counter` start, for the result's cost."""
+    done = 0
+    if ctx.parent is not None:  # a promotion: continue the parent's training
+        done = load_checkpoint(ctx, model, optimizer, generator)
+        metrics["epochs"] = done
+    try:
+        train(done + 1)
+    except Pruned:
+        return Result(TrialState.PRUNED, metrics, time.perf_counter() - start)
+    except TrainingDiverged as e:
+        return Result.failed(str(e), cost=time.perf_counter() - start)
+    if ctx.checkpoint_path() is not None:
+        save_checkpoint(ctx, model, optimizer, generator, epochs)
+    return None
+
+
 @EVALUATORS.register("train")
 class TrainingEvaluator(Evaluator):
     """Scores an architecture by training it from scratch and measuring it.
@@ -616,11 +646,8 @@ class TrainingEvaluator(Evaluator):
                     return Result.failed(refused, cost=time.perf_counter() - start)
                 model.to(self.device)
                 optimizer = self._optimizer(model)
-                done = 0
-                if ctx.parent is not None:  # a promotion: continue the parent's training
-                    done = load_checkpoint(ctx, model, optimizer, generator)
-                    metrics["epochs"] = done
-                try:
+
+                def train(first_epoch: int) -> None:
                     train_epochs(
                         model,
                         data,
@@ -632,15 +659,15 @@ class TrainingEvaluator(Evaluator):
                         grad_clip=self.grad_clip,
                         diverge_factor=self.diverge_factor,
                         on_epoch=on_epoch,
-                        first_epoch=done + 1,
+                        first_epoch=first_epoch,
                         schedule_epochs=horizon,
                     )
-                except Pruned:
-                    return Result(TrialState.PRUNED, metrics, time.perf_counter() - start)
-                except TrainingDiverged as e:
-                    return Result.failed(str(e), cost=time.perf_counter() - start)
-                if ctx.checkpoint_path() is not None:
-                    save_checkpoint(ctx, model, optimizer, generator, epochs)
+
+                stopped = train_trial(
+                    ctx, model, optimizer, generator, train, epochs, metrics, start
+                )
+                if stopped is not None:
+                    return stopped
             except Exception as e:
                 if _is_out_of_memory(e):
                     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
