@@ -211,6 +211,28 @@ class SearchSpace(ABC):
         raise NotImplementedError(f"space {self.id} does not build networks yet")
 
 
+class GenotypeTextSpace(SearchSpace):
+    """A space whose genotypes also read and print as DARTS' `Genotype(...)` text (the
+    form its published cells are written in): `parse` takes that text or JSON,
+    `describe` prints it."""
+
+    @abstractmethod
+    def to_genotype_str(self, arch: Architecture) -> str: ...
+
+    @abstractmethod
+    def from_genotype_str(self, text: str) -> Architecture: ...
+
+    def parse(self, text: str) -> Architecture:
+        """A JSON genotype or `Genotype(...)` text."""
+        text = text.strip()
+        if text.startswith("Genotype"):
+            return self.from_genotype_str(text)
+        return super().parse(text)
+
+    def describe(self, arch: Architecture) -> str:
+        return self.to_genotype_str(arch)
+
+
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from archsearch.errors import ConfigError, GenotypeError
-from archsearch.space.base import SPACES, Architecture, Decision, SearchSpace, TaskSpec
+from archsearch.space.base import SPACES, Architecture, Decision, GenotypeTextSpace, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn
@@ -70,7 +70,7 @@ def _decisions() -> tuple[Decision, ...]:
 
 
 @SPACES.register("darts")
-class DartsSpace(SearchSpace):
+class DartsSpace(GenotypeTextSpace):
     """Normal and reduction cells of 4 nodes x 2 (input, op) pairs over 7 ops.
 
     Build options (they shape the network, not the genotype): `channels` (the first
@@ -175,16 +175,6 @@ class DartsSpace(SearchSpace):
                         f"nodes), got {states}"
                     )
         return self.from_cells(cells["normal"], cells["reduce"])
-
-    def parse(self, text: str) -> Architecture:
-        """A JSON genotype or DARTS' `Genotype(...)` text."""
-        text = text.strip()
-        if text.startswith("Genotype"):
-            return self.from_genotype_str(text)
-        return super().parse(text)
-
-    def describe(self, arch: Architecture) -> str:
-        return self.to_genotype_str(arch)
 
     def canonical(self, arch: Architecture) -> Any:
         """The genotype with each node's two (input, op) pairs in sorted order: a node's

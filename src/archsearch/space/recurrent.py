@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from archsearch.errors import ConfigError, GenotypeError
-from archsearch.space.base import SPACES, Architecture, Decision, SearchSpace, TaskSpec
+from archsearch.space.base import SPACES, Architecture, Decision, GenotypeTextSpace, TaskSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn
@@ -60,7 +60,7 @@ def _dropout(name: str, value: float) -> float:
 
 
 @SPACES.register("rnn_cell")
-class RecurrentSpace(SearchSpace):
+class RecurrentSpace(GenotypeTextSpace):
     """ENAS / DARTS recurrent cells: N nodes, each an (activation, input) pair.
 
     Build options (they shape the network, not the genotype): `hidden_size` (the
@@ -170,16 +170,6 @@ class RecurrentSpace(SearchSpace):
                     f"cell outputs their mean), got {states}"
                 )
         return self.from_cell([(act, int(j)) for act, j in _PAIR_RE.findall(m.group(1))])
-
-    def parse(self, text: str) -> Architecture:
-        """A JSON genotype or DARTS' `Genotype(recurrent=...)` text."""
-        text = text.strip()
-        if text.startswith("Genotype"):
-            return self.from_genotype_str(text)
-        return super().parse(text)
-
-    def describe(self, arch: Architecture) -> str:
-        return self.to_genotype_str(arch)
 
     # --- the network --------------------------------------------------------------------------
     def _check_task(self, task: TaskSpec) -> None:
