@@ -7,7 +7,8 @@ same 2 cores.
 Small networks use threads poorly (each op is too short to split well), so trial-level
 parallelism should give more trials per hour; large convolutions split well over threads,
 so the answer depends on the workload: `--space` and `--space-option` choose it (the
-30-minute Fashion-MNIST job searches `nb201` at one cell per stage). Before each timed run every worker trains
+30-minute Fashion-MNIST job searches `nb201` at one cell per stage), `--resolution` a
+lower input size (a low-fidelity search). Before each timed run every worker trains
 one warm-up trial, so loading the data (once per worker) and starting the worker are not
 timed; configurations are interleaved over `--repeats` rounds (each the same architectures)
 so drift on a shared machine hits both, and the ratio is taken within each round.
@@ -56,6 +57,7 @@ def evaluator(threads: int, args: argparse.Namespace):  # type: ignore[no-untype
         epochs=args.epochs,
         data_fraction=args.data_fraction,
         batch_size=args.batch_size,
+        resolution=args.resolution,
         threads=threads,
         latency_repeats=3,
     )
@@ -114,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--data-fraction", type=float, default=0.1)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument(
+        "--resolution", type=int, default=None, help="input size (low fidelity, e.g. 14)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0, help="the random search's seed")
     parser.add_argument(
@@ -154,7 +159,9 @@ def main(argv: list[str] | None = None) -> None:
         + "".join(f", {k}={v}" for k, v in args.space_option)
         + ", "
         f"{args.dataset} ({args.data_fraction:g} of the training split, {args.epochs} "
-        f"epoch(s), batch {args.batch_size}); {args.repeats} interleaved rounds, median"
+        f"epoch(s), batch {args.batch_size}"
+        + (f", {args.resolution} px" if args.resolution else "")
+        + f"); {args.repeats} interleaved rounds, median"
         + (f"; networks over {args.max_params:,} parameters refused" if args.max_params else ""),
         f"- 1-minute load average of the machine around the runs: {min(loads):.1f} to "
         f"{max(loads):.1f} (a shared machine: other processes compete for its cores)",
