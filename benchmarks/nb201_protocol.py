@@ -10,6 +10,10 @@ The NB201 paper's variant (Dong & Yang, ICLR 2020, Table 5): search on cifar10 o
 (12-epoch `cifar10-valid` signal, 12,000 s), report the found architecture's 200-epoch
 validation and test accuracy on all three datasets.
 
+Finished chunks of runs are kept in `--cache` (default `benchmarks/.cache/`): the same
+command run again after a kill redoes only the unfinished ones (its record's wall time is
+then that of the last invocation).
+
 Every run is an ordinary `Study` (in-memory storage, simulated-clock executor, tabular
 evaluator): the code path real searches use.
 
@@ -26,17 +30,21 @@ incumbent. BOHB is `bohb@hyperband`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
+import json
 import os
 import statistics
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reporting import RESULTS, header, write
 
+from archsearch.atomic import atomic_write
 from archsearch.benchmarks.nb201 import DATASETS, NB201Table
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.execution.simulated import SimulatedExecutor
@@ -48,6 +56,7 @@ from archsearch.strategies import STRATEGIES, Strategy
 from archsearch.study import Study
 from archsearch.trial import Result
 
+CACHE = Path(__file__).resolve().parent / ".cache" / "nb201_protocol"
 BUDGETS = {"cifar10": 12_000.0, "cifar100": 40_000.0, "ImageNet16-120": 120_000.0}
 SHORT = {"cifar10": "C10", "cifar100": "C100", "ImageNet16-120": "IN16"}
 
@@ -139,6 +148,12 @@ def signal_optimum_tests(dataset: str) -> str:
     return " or ".join(f"{t:.2f}" for t in sorted(tests))
 
 
+def cache_file(folder: Path, job: Job) -> Path:
+    """Where a finished chunk's rows are kept: named by a hash of the whole job."""
+    key = json.dumps(dataclasses.astuple(job), default=str)
+    return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+
 def run_chunk(job: Job) -> list[dict[str, Any]]:
     space, table = NB201Space(), NB201Table()
     evaluator = NB201Evaluator(job.dataset, fidelity=12)
@@ -211,6 +226,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--output", type=Path, default=RESULTS / "nb201.md")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=CACHE,
+        help="folder of finished chunks: a rerun of a killed protocol skips them",
+    )
     args = parser.parse_args(argv)
 
     runs_for = {k: int(v) for k, _, v in (item.partition("=") for item in args.runs_for)}
@@ -230,17 +251,32 @@ def main(argv: list[str] | None = None) -> None:
             for lo in range(0, runs, chunk):
                 seeds = tuple(range(lo, min(lo + chunk, runs)))
                 jobs.append(Job(name, options, ds, seeds, scheduler, scheduler_options))
-    # Costly strategies first, so the pool is not left waiting on one long chunk at the end.
+    # Largest chunks first, so the pool is not left waiting on one long chunk at the end.
     jobs.sort(key=lambda job: -len(job.seeds))
     start = time.perf_counter()
-    chunks = []
+    # Every finished chunk is kept in the cache folder: a killed protocol, run again with
+    # the same command, redoes only the chunks it had not finished.
+    args.cache.mkdir(parents=True, exist_ok=True)
+    chunks: dict[Job, list[dict[str, Any]]] = {}
+    for job in jobs:
+        if cache_file(args.cache, job).exists():
+            chunks[job] = json.loads(cache_file(args.cache, job).read_text())
+    if chunks:
+        print(f"{len(chunks)}/{len(jobs)} chunks from the cache {args.cache}", flush=True)
     with ProcessPoolExecutor(args.workers) as pool:
-        for done, rows in enumerate(pool.map(run_chunk, jobs), 1):  # in order: a late report
-            chunks.append(rows)  # still shows the protocol is moving
-            print(f"{done}/{len(jobs)} chunks, {time.perf_counter() - start:.0f} s", flush=True)
+        futures = {pool.submit(run_chunk, job): job for job in jobs if job not in chunks}
+        for future in as_completed(futures):
+            job = futures[future]
+            rows = chunks[job] = future.result()
+            text = json.dumps(rows)
+            atomic_write(cache_file(args.cache, job), lambda tmp, text=text: tmp.write_text(text))
+            print(
+                f"{len(chunks)}/{len(jobs)} chunks, {time.perf_counter() - start:.0f} s", flush=True
+            )
     wall = time.perf_counter() - start
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for job, rows in zip(jobs, chunks, strict=True):
+    for job in jobs:
+        rows = chunks[job]
         label = job.strategy + "".join(f",{k}={v}" for k, v in job.options)
         if job.scheduler is not None:
             label += f"@{job.scheduler}" + "".join(f",{k}={v}" for k, v in job.scheduler_options)
