@@ -10,9 +10,10 @@ The NB201 paper's variant (Dong & Yang, ICLR 2020, Table 5): search on cifar10 o
 (12-epoch `cifar10-valid` signal, 12,000 s), report the found architecture's 200-epoch
 validation and test accuracy on all three datasets.
 
-Finished chunks of runs are kept in `--cache` (default `benchmarks/.cache/`): the same
-command run again after a kill redoes only the unfinished ones (its record's wall time is
-then that of the last invocation).
+Finished chunks of runs are kept in `--cache` (default `benchmarks/.cache/`), keyed by the
+chunk and a hash of the code: the same command run again after a kill, on the same code,
+redoes only the unfinished ones (its record's wall time is then that of the last
+invocation).
 
 Every run is an ordinary `Study` (in-memory storage, simulated-clock executor, tabular
 evaluator): the code path real searches use.
@@ -148,9 +149,21 @@ def signal_optimum_tests(dataset: str) -> str:
     return " or ".join(f"{t:.2f}" for t in sorted(tests))
 
 
-def cache_file(folder: Path, job: Job) -> Path:
-    """Where a finished chunk's rows are kept: named by a hash of the whole job."""
-    key = json.dumps(dataclasses.astuple(job), default=str)
+def code_fingerprint() -> str:
+    """A hash of this script and every source file of the archsearch package: a chunk
+    cached by other code (a changed strategy, a fixed table) is not reused."""
+    import archsearch
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for path in sorted(Path(archsearch.__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_file(folder: Path, job: Job, code: str) -> Path:
+    """Where a finished chunk's rows are kept: named by a hash of the whole job and of
+    the code that ran it."""
+    key = json.dumps([code, *dataclasses.astuple(job)], default=str)
     return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
 
 
@@ -257,10 +270,12 @@ def main(argv: list[str] | None = None) -> None:
     # Every finished chunk is kept in the cache folder: a killed protocol, run again with
     # the same command, redoes only the chunks it had not finished.
     args.cache.mkdir(parents=True, exist_ok=True)
+    code = code_fingerprint()
     chunks: dict[Job, list[dict[str, Any]]] = {}
     for job in jobs:
-        if cache_file(args.cache, job).exists():
-            chunks[job] = json.loads(cache_file(args.cache, job).read_text())
+        cached = cache_file(args.cache, job, code)
+        if cached.exists():
+            chunks[job] = json.loads(cached.read_text())
     if chunks:
         print(f"{len(chunks)}/{len(jobs)} chunks from the cache {args.cache}", flush=True)
     with ProcessPoolExecutor(args.workers) as pool:
@@ -269,7 +284,9 @@ def main(argv: list[str] | None = None) -> None:
             job = futures[future]
             rows = chunks[job] = future.result()
             text = json.dumps(rows)
-            atomic_write(cache_file(args.cache, job), lambda tmp, text=text: tmp.write_text(text))
+            atomic_write(
+                cache_file(args.cache, job, code), lambda tmp, text=text: tmp.write_text(text)
+            )
             print(
                 f"{len(chunks)}/{len(jobs)} chunks, {time.perf_counter() - start:.0f} s", flush=True
             )
