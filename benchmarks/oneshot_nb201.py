@@ -40,12 +40,14 @@ METHOD_ROWS = {
     "darts2": ("DARTS (2nd order)", "darts", {"order": 2}),
     "darts-": ("DARTS- (aux. skip, remedy)", "darts-", {"order": 1}),
     "darts-pt": ("DARTS-PT (perturbation selection, remedy)", "darts-pt", {"order": 1}),
+    "drnas": ("DrNAS (Dirichlet)", "drnas", {"order": 1}),
+    "drnas-prog": ("DrNAS (Dirichlet, progressive: 5 -> 3 ops)", "drnas", {"order": 1, "keep": 3}),
     "snas": ("SNAS", "snas", {}),
     "gdas": ("GDAS", "gdas", {}),
     "enas": ("ENAS", "enas", {}),
     "rsps": ("RSPS (random one-shot)", "rsps", {}),
 }
-GRADIENT = ("darts", "darts-", "darts-pt", "snas", "gdas")
+GRADIENT = ("darts", "darts-", "darts-pt", "drnas", "snas", "gdas")
 #: the collapse remedies, each judged against plain first-order DARTS
 REMEDIES = ("darts-", "darts-pt")
 #: published CIFAR-10 test accuracies (the issue's reference rows; the other datasets'

@@ -163,6 +163,8 @@ def test_argmax_derivation_excludes_none() -> None:
         ("darts-", {}),
         ("darts-pt", {}),
         ("darts-pt", {"tune_epochs": 0}),
+        ("drnas", {}),
+        ("drnas", {"keep": 2}),
         ("snas", {}),
         ("gdas", {}),
         ("enas", {"controller_steps": 3, "n_derive": 4, "reward_batch": 16}),
@@ -208,7 +210,7 @@ class _Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("method", ["gdas", "enas", "darts-pt"])
+@pytest.mark.parametrize("method", ["gdas", "enas", "darts-pt", "drnas"])
 def test_resume_after_interruption_is_bit_identical(method: str, tmp_path: Path) -> None:
     options = {"controller_steps": 3, "n_derive": 4, "reward_batch": 16} if method == "enas" else {}
     kw = dict(method=method, data=_data(), method_options=options, seed=3, **_TINY)
@@ -231,7 +233,7 @@ def test_resume_after_interruption_is_bit_identical(method: str, tmp_path: Path)
     if method == "darts-pt":  # the edge decided at the end of epoch 1 survives the kill
         assert a["method"]["decided"] == b["method"]["decided"]
         assert sum(op >= 0 for op in b["method"]["decided"]) == 2
-    if method in ("gdas", "darts-pt"):
+    if method in ("gdas", "darts-pt", "drnas"):
         assert torch.equal(a["method"]["alpha"], b["method"]["alpha"])
     else:
         assert a["method"]["strategy"]["controller"] == b["method"]["strategy"]["controller"]
@@ -294,6 +296,46 @@ def test_darts_pt_keeps_the_op_whose_removal_costs_most(
     assert m.derive(x, y).values == NB201Space().make([OPS[op] for op in m.decided]).values
 
 
+def test_drnas_samples_the_dirichlet_and_prunes_to_the_largest_concentrations() -> None:
+    """DrNAS's op weights are a fresh pathwise Dirichlet sample per call whose mean is
+    beta / sum(beta), beta = elu(alpha) + 1; gradients reach alpha through the sample;
+    after half the search (keep=2) each edge runs, and derives from, its 2 ops of
+    largest concentration only; the same seed gives the same samples."""
+    from archsearch.oneshot.base import Batches, StepContext
+    from archsearch.oneshot.dirichlet import DrNAS
+
+    def make(seed: int) -> DrNAS:
+        return DrNAS(NB201Supernet(10, channels=4, cells_per_stage=1), NB201Space(), seed, keep=2)
+
+    m = make(0)
+    with torch.no_grad():
+        m.alpha.copy_(torch.tensor([[-0.5, 0.0, 1.0, 2.0, 0.5]] * 6))
+    beta = F.elu(m.alpha.detach()) + 1
+    samples = torch.stack([m.op_weights().detach() for _ in range(4000)])
+    assert torch.allclose(samples.sum(-1), torch.ones(4000, 6), atol=1e-5)
+    assert not torch.equal(samples[0], samples[1])
+    assert torch.allclose(samples.mean(0), beta / beta.sum(1, keepdim=True), atol=0.01)
+    assert torch.allclose(torch.tensor(m.arch_probabilities()), beta / beta.sum(1, keepdim=True))
+    m.op_weights()[:, 3].sum().backward()
+    assert m.alpha.grad is not None and bool((m.alpha.grad != 0).all())
+    assert torch.equal(make(5).op_weights(), make(5).op_weights())
+
+    m.alpha.grad = None
+    data = _data(n=32)
+    batches = Batches(data.x_train, data.y_train, data.x_val, data.y_val)
+    w_opt = torch.optim.SGD(m.supernet.parameters(), lr=0.01)
+    m.train_step(batches, w_opt, StepContext(1, 2, 0.25, 0.01))
+    assert bool(m.mask.all())  # first half: every op
+    m.train_step(batches, w_opt, StepContext(2, 2, 0.5, 0.01))
+    assert m.mask.sum(1).tolist() == [2] * 6
+    top2 = m.alpha.detach().topk(2, dim=1).indices.sort(dim=1).values
+    assert m.mask.nonzero()[:, 1].view(6, 2).tolist() == top2.tolist()
+    w = m.op_weights()
+    assert bool((w[~m.mask] == 0).all()) and torch.allclose(w.sum(1), torch.ones(6))
+    chosen = [OPS.index(v) for v in m.derive(data.x_val, data.y_val).values]
+    assert all(bool(m.mask[e, k]) for e, k in enumerate(chosen))
+
+
 def test_clear_errors_for_bad_names_and_options() -> None:
     with pytest.raises(ConfigError, match="unknown one-shot method 'dartz'"):
         search(method="dartz", data=_data(), **_TINY)  # type: ignore[arg-type]
@@ -306,6 +348,8 @@ def test_clear_errors_for_bad_names_and_options() -> None:
     assert {"darts", "darts-", "darts-pt", "snas", "gdas", "enas", "rsps"} <= set(METHODS.names())
     with pytest.raises(ConfigError, match="tune_epochs"):
         search(method="darts-pt", data=_data(), method_options={"tune_epochs": -1}, **_TINY)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="keep must be"):
+        search(method="drnas", data=_data(), method_options={"keep": 6}, **_TINY)  # type: ignore[arg-type]
 
 
 def test_command_runs_and_resumes_from_its_checkpoint(

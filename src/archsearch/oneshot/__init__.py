@@ -1,6 +1,6 @@
 """One-shot NAS with weight sharing on the NAS-Bench-201 cell space: a supernet with a
 mixed op on every edge (weighted sum, single sampled path, or partial channels), and
-DARTS, DARTS- and DARTS-PT (collapse remedies), SNAS, GDAS, ENAS and random one-shot
+DARTS, DARTS- and DARTS-PT (collapse remedies), DrNAS, SNAS, GDAS, ENAS and random one-shot
 (RSPS/SPOS) as `OneShotMethod`s, run by `search()`.
 
 The names below load lazily (PEP 562), so `archsearch.oneshot.command` (the CLI entry)

@@ -20,6 +20,7 @@ _METHOD_FLAGS = {
     "warmup": "warmup",
     "beta0": "beta0",
     "tune_epochs": "tune_epochs",
+    "keep": "keep",
     "stop_skips": "stop_skips",
     "n_derive": "n_derive",
     "controller_steps": "controller_steps",
@@ -34,14 +35,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the `oneshot` subcommand on an argparse subparsers object."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "oneshot",
-        help="one-shot NAS with weight sharing (DARTS, SNAS, GDAS, ENAS, RSPS)",
+        help="one-shot NAS with weight sharing (DARTS, DrNAS, SNAS, GDAS, ENAS, RSPS)",
         description="Train a weight-sharing supernet, derive a cell, look it up in NB201.",
     )
     p.add_argument("--space", default="nb201", help="cell space: nb201, darts")
     p.add_argument(
         "--method",
         default="gdas",
-        help="darts, darts- or darts-pt (collapse remedies), snas, gdas, enas, rsps",
+        help="darts, darts- or darts-pt (collapse remedies), drnas, snas, gdas, enas, rsps",
     )
     p.add_argument("--dataset", default="cifar10")
     p.add_argument("--data-dir", default=None, help="folder with the dataset files")
@@ -63,6 +64,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--beta0", type=float, default=None, help="darts-: initial aux skip weight")
     p.add_argument(
         "--tune-epochs", type=int, default=None, help="darts-pt: epochs between edge decisions"
+    )
+    p.add_argument(
+        "--keep", type=int, default=None, help="drnas: ops kept per edge after half the search"
     )
     p.add_argument("--stop-skips", type=int, default=None, help="DARTS+ early stop")
     p.add_argument("--n-derive", type=int, default=None, help="enas/rsps: cells scored")

@@ -42,6 +42,7 @@ from archsearch.estimation.training import intra_op_threads
 from archsearch.oneshot import (  # noqa: F401 (registers the methods)
     collapse,
     darts,
+    dirichlet,
     enas,
     gdas,
     projection,
