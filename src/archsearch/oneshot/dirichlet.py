@@ -21,7 +21,9 @@ over those ops; the others get weight 0 and are never chosen), and the second ha
 trains the pruned supernet. The paper's NAS-Bench-201 search prunes from 5 ops to 3
 between two stages of 50 epochs, and also widens the partial-channel fraction from 1/4
 to 1/2 at that point to save GPU memory; here the channel fraction stays what the
-search's `partial_channels` says for the whole search.
+search's `partial_channels` says for the whole search. The paper's search also freezes
+the concentration for the first 10 epochs of each stage while the weights train; here
+that is the `warmup` option every gradient method has (a fraction of the whole search).
 """
 
 from __future__ import annotations
