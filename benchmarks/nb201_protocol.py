@@ -167,24 +167,28 @@ def cache_file(folder: Path, job: Job, code: str) -> Path:
     return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
 
 
+def run_search(job: Job, seed: int, space: NB201Space) -> tuple[Study, TimedStrategy]:
+    """One run of the protocol: the job's strategy (and scheduler) on its dataset, seeded,
+    within the dataset's simulated budget."""
+    strategy = TimedStrategy(STRATEGIES.get(job.strategy)(space, seed=seed, **dict(job.options)))
+    study = Study(space, strategy, InMemoryStorage(), seed=seed)
+    study.optimize(
+        NB201Evaluator(job.dataset, fidelity=12),
+        budget=f"{BUDGETS[job.dataset]}s",
+        executor=SimulatedExecutor(),
+        scheduler=make_scheduler(job),
+    )
+    return study, strategy
+
+
 def run_chunk(job: Job) -> list[dict[str, Any]]:
     space, table = NB201Space(), NB201Table()
-    evaluator = NB201Evaluator(job.dataset, fidelity=12)
     best_signal = table.best_valid(job.dataset, 12)
     signal = table.column(job.dataset, 12, "valid_mean")
     rows = []
     for seed in job.seeds:
-        strategy = TimedStrategy(
-            STRATEGIES.get(job.strategy)(space, seed=seed, **dict(job.options))
-        )
-        study = Study(space, strategy, InMemoryStorage(), seed=seed)
         start = time.perf_counter()
-        study.optimize(
-            evaluator,
-            budget=f"{BUDGETS[job.dataset]}s",
-            executor=SimulatedExecutor(),
-            scheduler=make_scheduler(job),
-        )
+        study, strategy = run_search(job, seed, space)
         wall = time.perf_counter() - start
         best = study.best()  # with a scheduler: the best at the top fidelity
         index = space.index(best.arch)
