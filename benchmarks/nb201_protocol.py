@@ -132,6 +132,44 @@ class Job:
     scheduler: str | None = None
     scheduler_options: tuple[tuple[str, Any], ...] = ()
 
+    @property
+    def label(self) -> str:
+        """The strategy (and scheduler) with its options, as the results tables name it."""
+        text = self.strategy + "".join(f",{k}={v}" for k, v in self.options)
+        if self.scheduler is not None:
+            text += f"@{self.scheduler}" + "".join(f",{k}={v}" for k, v in self.scheduler_options)
+        return text
+
+
+def make_jobs(
+    strategies: Sequence[str],
+    runs: int,
+    runs_for: Sequence[str],
+    workers: int,
+    datasets: Sequence[str],
+) -> list[Job]:
+    """The chunks of seeds to run: for each `STRATEGY[:options][@SCHEDULER[:options]]`
+    and dataset, seeds 0..n-1 (n: `runs`, or its `STRATEGY=N` entry in `runs_for`) in
+    chunks of about n / (4 x workers)."""
+    counts = {k: int(v) for k, _, v in (item.partition("=") for item in runs_for)}
+    jobs = []
+    for text in strategies:
+        strategy_text, _, scheduler_text = text.partition("@")
+        name, options = parse_strategy(strategy_text)
+        STRATEGIES.get(name)  # fail fast on a typo
+        scheduler, scheduler_options = (
+            parse_strategy(scheduler_text) if scheduler_text else (None, ())
+        )
+        if scheduler is not None:
+            SCHEDULERS.get(scheduler)
+        n = counts.get(text, counts.get(name, runs))
+        chunk = max(1, n // (4 * max(workers, 1)))
+        for ds in datasets:
+            for lo in range(0, n, chunk):
+                seeds = tuple(range(lo, min(lo + chunk, n)))
+                jobs.append(Job(name, options, ds, seeds, scheduler, scheduler_options))
+    return jobs
+
 
 def make_scheduler(job: Job) -> Scheduler | None:
     if job.scheduler is None:
@@ -251,23 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    runs_for = {k: int(v) for k, _, v in (item.partition("=") for item in args.runs_for)}
-    jobs = []
-    for text in args.strategies:
-        strategy_text, _, scheduler_text = text.partition("@")
-        name, options = parse_strategy(strategy_text)
-        STRATEGIES.get(name)  # fail fast on a typo
-        scheduler, scheduler_options = (
-            parse_strategy(scheduler_text) if scheduler_text else (None, ())
-        )
-        if scheduler is not None:
-            SCHEDULERS.get(scheduler)
-        runs = runs_for.get(text, runs_for.get(name, args.runs))
-        chunk = max(1, runs // (4 * max(args.workers, 1)))
-        for ds in DATASETS:
-            for lo in range(0, runs, chunk):
-                seeds = tuple(range(lo, min(lo + chunk, runs)))
-                jobs.append(Job(name, options, ds, seeds, scheduler, scheduler_options))
+    jobs = make_jobs(args.strategies, args.runs, args.runs_for, args.workers, DATASETS)
     # Largest chunks first, so the pool is not left waiting on one long chunk at the end.
     jobs.sort(key=lambda job: -len(job.seeds))
     start = time.perf_counter()
@@ -298,10 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for job in jobs:
         rows = chunks[job]
-        label = job.strategy + "".join(f",{k}={v}" for k, v in job.options)
-        if job.scheduler is not None:
-            label += f"@{job.scheduler}" + "".join(f",{k}={v}" for k, v in job.scheduler_options)
-        results.setdefault((label, job.dataset), []).extend(rows)
+        results.setdefault((job.label, job.dataset), []).extend(rows)
 
     labels = list(dict.fromkeys(label for label, _ in results))
     lines = [

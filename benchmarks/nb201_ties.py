@@ -27,12 +27,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from nb201_protocol import BUDGETS, SHORT, Job, mean_std, parse_strategy, run_search
+from nb201_protocol import BUDGETS, SHORT, Job, make_jobs, mean_std, run_search
 from reporting import RESULTS, header, write
 
 from archsearch.benchmarks.nb201 import DATASETS, NB201Table
 from archsearch.space.nb201 import NB201Space
-from archsearch.strategies import STRATEGIES
 
 RULES = ("first found", "last found", "uniform", "200-epoch validation")
 
@@ -80,24 +79,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=RESULTS / "nb201_ties.md")
     args = parser.parse_args(argv)
 
-    runs_for = {k: int(v) for k, _, v in (item.partition("=") for item in args.runs_for)}
-    jobs: list[tuple[str, Job]] = []
-    for text in args.strategies:
-        if "@" in text:
-            parser.error(f"{text}: multi-fidelity runs are not analysed here (no 12-epoch tie)")
-        name, options = parse_strategy(text)
-        STRATEGIES.get(name)  # fail fast on a typo
-        runs = runs_for.get(text, runs_for.get(name, args.runs))
-        chunk = max(1, runs // (4 * max(args.workers, 1)))
-        for ds in args.datasets:
-            for lo in range(0, runs, chunk):
-                seeds = tuple(range(lo, min(lo + chunk, runs)))
-                jobs.append((text, Job(name, options, ds, seeds)))
+    if any("@" in text for text in args.strategies):
+        parser.error("multi-fidelity runs (STRATEGY@SCHEDULER) are not analysed here")
+    jobs = make_jobs(args.strategies, args.runs, args.runs_for, args.workers, args.datasets)
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     with ProcessPoolExecutor(args.workers) as pool:
-        outcomes = pool.map(tie_outcomes, [job for _, job in jobs])
-        for done, ((text, job), rows) in enumerate(zip(jobs, outcomes, strict=True), 1):
-            results.setdefault((text, job.dataset), []).extend(rows)
+        for done, (job, rows) in enumerate(zip(jobs, pool.map(tie_outcomes, jobs), strict=True), 1):
+            results.setdefault((job.label, job.dataset), []).extend(rows)
             print(f"{done}/{len(jobs)} chunks", flush=True)
 
     lines = [
@@ -120,11 +108,11 @@ def main(argv: list[str] | None = None) -> None:
             + " | extra s (share) |",
             "|---" * (4 + len(RULES)) + "|",
         ]
-        for text in args.strategies:
-            rows = results[(text, ds)]
+        for label in dict.fromkeys(job.label for job in jobs):
+            rows = results[(label, ds)]
             extra = statistics.fmean(r["extra_s"] for r in rows)
             lines.append(
-                f"| {text} | {len(rows)} | {sum(r['tied'] > 1 for r in rows)} | "
+                f"| {label} | {len(rows)} | {sum(r['tied'] > 1 for r in rows)} | "
                 + " | ".join(mean_std([r[rule] for r in rows]) for rule in RULES)
                 + f" | {extra:.0f} ({100 * extra / BUDGETS[ds]:.1f} %) |"
             )
