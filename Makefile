@@ -15,14 +15,13 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/archsearch search --space nb201 --benchmark nb201 --dataset cifar10 --strategy re \
-		--budget 12000s --seed 0 --study runs/demo
+	$(BIN)/archsearch run
 
 test: $(BIN)/.installed
 	$(BIN)/pytest -q
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/nb201_protocol.py

@@ -24,7 +24,7 @@ from reporting import RESULTS, header, write
 
 from archsearch.cli import key_value_option
 from archsearch.execution.process_pool import ProcessPoolExecutor
-from archsearch.pipeline import CHAIN_DEFAULTS
+from archsearch.jobs.run import CHAIN_DEFAULTS
 from archsearch.schedulers import ASHA, FIFOScheduler, Scheduler
 from archsearch.space.base import get_space
 from archsearch.storage.memory import InMemoryStorage

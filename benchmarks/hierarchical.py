@@ -27,7 +27,8 @@ from typing import Any
 from reporting import RESULTS, header, write
 
 import archsearch.space.hierarchical  # noqa: F401  (registers the spaces)
-from archsearch.space.base import Architecture, Decision, SearchSpace, TaskSpec
+from archsearch.core.genotype import Architecture, Decision, TaskSpec
+from archsearch.space.base import SearchSpace
 from archsearch.space.hierarchical import FlatSpace, HierarchicalSpace
 from archsearch.storage.memory import InMemoryStorage
 from archsearch.strategies.base import Strategy
@@ -48,7 +49,7 @@ class ResNetCellSpace(SearchSpace):
         return [Decision("blocks", (self.blocks,))]
 
     def build(self, arch: Architecture, task: TaskSpec) -> Any:
-        from archsearch.space.nets.hierarchical import HierarchicalNetwork, ResidualCell
+        from archsearch.nn.hierarchical import HierarchicalNetwork, ResidualCell
 
         blocks = int(arch["blocks"])
         return HierarchicalNetwork(

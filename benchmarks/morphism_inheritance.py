@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import reporting
 
-from archsearch.estimation.base import Pruned, Reporter, TrialContext
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Pruned, Reporter
+from archsearch.estimation.base import TrialContext
 from archsearch.estimation.inheritance import InheritanceEvaluator, arch_key
 from archsearch.estimation.training import TrainingEvaluator
-from archsearch.space.base import Architecture
 from archsearch.space.chain import ChainSpace
 from archsearch.space.morphism import MORPH_KINDS, apply_morph, available_morphs
 
@@ -72,7 +73,7 @@ class Row:
 
 def pick_parents(space: ChainSpace, n: int, seed: int, max_flops: float) -> list[Architecture]:
     """Random parents that admit every morph kind, under a FLOPs cap (rejection sampling)."""
-    from archsearch.space.base import TaskSpec
+    from archsearch.core.genotype import TaskSpec
 
     rng = np.random.default_rng(seed)
     task = TaskSpec((1, 28, 28), 10)

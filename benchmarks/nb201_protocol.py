@@ -45,17 +45,17 @@ from typing import Any
 
 from reporting import RESULTS, header, write
 
-from archsearch.atomic import atomic_write
 from archsearch.benchmarks.nb201 import DATASETS, NB201Table
+from archsearch.core.atomic import atomic_write
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.execution.simulated import SimulatedExecutor
 from archsearch.schedulers import SCHEDULERS, Scheduler
-from archsearch.space.base import Architecture
 from archsearch.space.nb201 import NB201Space
 from archsearch.storage.memory import InMemoryStorage
 from archsearch.strategies import STRATEGIES, Strategy
 from archsearch.study import Study
-from archsearch.trial import Result
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "nb201_protocol"
 BUDGETS = {"cifar10": 12_000.0, "cifar100": 40_000.0, "ImageNet16-120": 120_000.0}

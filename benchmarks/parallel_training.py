@@ -34,6 +34,7 @@ from pathlib import Path
 from reporting import RESULTS, header, write
 
 from archsearch.cli import key_value_option
+from archsearch.core.trial import TrialState
 from archsearch.estimation.constraints import StaticLimits
 from archsearch.execution.base import Executor
 from archsearch.execution.process_pool import ProcessPoolExecutor
@@ -42,7 +43,6 @@ from archsearch.space.base import get_space
 from archsearch.storage.memory import InMemoryStorage
 from archsearch.strategies.random import RandomSearch
 from archsearch.study import Study
-from archsearch.trial import TrialState
 
 CONFIGS = (("2 workers x 1 thread", 2, 1), ("1 worker x 2 threads", 1, 2))
 

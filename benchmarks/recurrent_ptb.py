@@ -147,7 +147,7 @@ def job_re(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def job_final(cfg: dict[str, Any], row: str, arch_json: str | None) -> dict[str, Any]:
     """The final training of one row."""
-    from archsearch.space.base import Architecture
+    from archsearch.core.genotype import Architecture
 
     ev = _evaluator(cfg, epochs=cfg["final_epochs"])
     _log(f"final {row}: start")
@@ -231,7 +231,7 @@ def report(
     archs: dict[str, str | None],
     total: float,
 ) -> list[str]:
-    from archsearch.space.base import Architecture
+    from archsearch.core.genotype import Architecture
 
     space = _space(cfg)
     argv = [a if a != args.data_dir else "$ARCHSEARCH_DATA" for a in sys.argv[1:]]

@@ -21,7 +21,7 @@ from pathlib import Path
 from reporting import RESULTS, header, write
 
 from archsearch.cli import main as cli_main
-from archsearch.pipeline import SUMMARY_KEYS
+from archsearch.jobs.run import SUMMARY_KEYS
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,19 +33,19 @@ from typing import Any
 
 from reporting import RESULTS, header, write
 
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result
 from archsearch.estimation.base import Evaluator, TrialContext
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.execution.base import Executor
 from archsearch.execution.process_pool import ProcessPoolExecutor
 from archsearch.execution.simulated import SimulatedExecutor
-from archsearch.space.base import Architecture
 from archsearch.space.nb201 import NB201Space
 from archsearch.storage.memory import InMemoryStorage
 from archsearch.storage.sqlite import SQLiteStorage
 from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.random import RandomSearch
 from archsearch.study import Study
-from archsearch.trial import Result
 
 MB = 1024.0 * 1024.0
 RAM_DISK = "/dev/shm"  # Linux's tmpfs: a file system in memory, where a sync costs nothing

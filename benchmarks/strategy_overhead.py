@@ -15,7 +15,8 @@ import time
 
 from reporting import RESULTS, header, write
 
-from archsearch.estimation.base import Reporter, TrialContext
+from archsearch.core.trial import Reporter
+from archsearch.estimation.base import TrialContext
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.space.nb201 import NB201Space
 from archsearch.strategies import STRATEGIES

@@ -19,14 +19,14 @@ from pathlib import Path
 
 from reporting import RESULTS, header, write
 
-from archsearch.estimation.base import Reporter, TrialContext
+from archsearch.core.trial import Reporter, Trial
+from archsearch.estimation.base import TrialContext
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.execution.simulated import SimulatedExecutor
 from archsearch.space.nb201 import NB201Space
 from archsearch.storage.sqlite import SQLiteStorage
 from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.study import Study, trial_seed
-from archsearch.trial import Trial
 
 
 def bare_loop(n: int, seed: int) -> list[float]:

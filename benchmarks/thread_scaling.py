@@ -30,8 +30,10 @@ from typing import Any
 from reporting import RESULTS, header, write
 
 from archsearch.cli import key_value_option
-from archsearch.estimation.base import Reporter, TrialContext
-from archsearch.space.base import Architecture, get_space
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Reporter
+from archsearch.estimation.base import TrialContext
+from archsearch.space.base import get_space
 from archsearch.strategies.random import RandomSearch
 
 

@@ -38,11 +38,14 @@ import torch.nn.functional as F
 from reporting import RESULTS, header, write
 from torch import nn
 
+from archsearch.core.genotype import Architecture, Decision, TaskSpec
+from archsearch.core.trial import Reporter
 from archsearch.datasets import DatasetError, load_dataset
 from archsearch.datasets.transforms import augment
-from archsearch.estimation.base import Reporter, TrialContext
-from archsearch.estimation.training import TrainData, TrainingEvaluator
-from archsearch.space.base import Architecture, Decision, SearchSpace, TaskSpec
+from archsearch.estimation.base import TrialContext
+from archsearch.estimation.loop import TrainData
+from archsearch.estimation.training import TrainingEvaluator
+from archsearch.space.base import SearchSpace
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reporting import RESULTS, header, write
 
-from archsearch.transfer import search_and_transfer
+from archsearch.jobs.transfer import search_and_transfer
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -45,11 +45,11 @@ from reporting import RESULTS, header, write
 from scipy.stats import spearmanr
 
 from archsearch.benchmarks.nb201 import NB201Table
+from archsearch.core.genotype import TaskSpec
 from archsearch.datasets import load_dataset
 from archsearch.datasets.transforms import augment, normalize
 from archsearch.estimation.proxies import PROXIES
 from archsearch.estimation.proxies.combined import score_many
-from archsearch.space.base import TaskSpec
 from archsearch.space.nb201 import N_ARCHS, NB201Space
 
 REPO = Path(__file__).resolve().parents[1]

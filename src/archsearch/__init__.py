@@ -5,14 +5,14 @@ architectures with an evaluator (HOW GOOD), runs them on an executor (WHERE) and
 every trial in a storage it can resume from (WHAT HAPPENED).
 """
 
-from archsearch.errors import ArchsearchError, ConfigError, GenotypeError, StudyError
+from archsearch.core.errors import ArchsearchError, ConfigError, GenotypeError, StudyError
+from archsearch.core.trial import Budget, Result, Trial, TrialState
 from archsearch.estimation import NB201Evaluator
 from archsearch.execution import InlineExecutor, SimulatedExecutor
 from archsearch.space import Architecture, NB201Space, SearchSpace, get_space
 from archsearch.storage import InMemoryStorage, SQLiteStorage
 from archsearch.strategies import RandomSearch, RegularizedEvolution, Strategy
 from archsearch.study import Study
-from archsearch.trial import Budget, Result, Trial, TrialState
 
 __version__ = "0.1.0"
 

@@ -8,15 +8,16 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture, Decision
+from archsearch.core.trial import Result
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.execution.simulated import SimulatedExecutor
-from archsearch.space.base import Architecture, Decision, SearchSpace
+from archsearch.space.base import SearchSpace
 from archsearch.space.nb201 import NB201Space
 from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.random import RandomSearch
 from archsearch.study import Study
-from archsearch.trial import Result
 
 
 class GridSpace(SearchSpace):

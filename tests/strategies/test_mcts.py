@@ -8,13 +8,14 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Decision, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Decision
+from archsearch.core.trial import Result
+from archsearch.space.base import SearchSpace
 from archsearch.space.nb201 import NB201Space
 from archsearch.strategies.base import STRATEGIES
 from archsearch.strategies.mcts import MonteCarloTreeSearch
 from archsearch.strategies.random import RandomSearch
-from archsearch.trial import Result
 
 
 class GridSpace(SearchSpace):

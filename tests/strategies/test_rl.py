@@ -11,12 +11,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from archsearch.errors import ConfigError  # noqa: E402
-from archsearch.space.base import Decision, SearchSpace  # noqa: E402
+from archsearch.core.errors import ConfigError  # noqa: E402
+from archsearch.core.genotype import Decision  # noqa: E402
+from archsearch.core.trial import Result  # noqa: E402
+from archsearch.space.base import SearchSpace  # noqa: E402
 from archsearch.space.nb201 import NB201Space  # noqa: E402
 from archsearch.strategies.base import STRATEGIES  # noqa: E402
 from archsearch.strategies.rl import Controller, ReinforceSearch  # noqa: E402
-from archsearch.trial import Result  # noqa: E402
 
 
 class GridSpace(SearchSpace):

@@ -10,12 +10,13 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
-from archsearch.errors import ConfigError  # noqa: E402
-from archsearch.space.base import Decision, SearchSpace  # noqa: E402
+from archsearch.core.errors import ConfigError  # noqa: E402
+from archsearch.core.genotype import Decision  # noqa: E402
+from archsearch.core.trial import Result, TrialState  # noqa: E402
+from archsearch.space.base import SearchSpace  # noqa: E402
 from archsearch.space.nb201 import NB201Space  # noqa: E402
 from archsearch.strategies.base import STRATEGIES  # noqa: E402
 from archsearch.strategies.tpe import OptunaGPSearch, OptunaSearch  # noqa: E402
-from archsearch.trial import Result, TrialState  # noqa: E402
 
 
 class TupleSpace(SearchSpace):

@@ -17,8 +17,8 @@ from importlib import resources
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
 from archsearch.space.nb201 import NB201Space
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from archsearch.core.genotype import TaskSpec
+from archsearch.core.registry import Registry
 from archsearch.datasets import transforms
 from archsearch.datasets.sources import DatasetError
-from archsearch.registry import Registry
-from archsearch.space.base import TaskSpec
 
 
 @dataclass(frozen=True, eq=False)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archsearch.errors import ArchsearchError
+from archsearch.core.errors import ArchsearchError
 
 ENV_VAR = "ARCHSEARCH_DATA"
 SYSTEM_DIRS = (Path("/usr/share/datasets"),)  # Debian: dataset-fashion-mnist and friends

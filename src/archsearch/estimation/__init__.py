@@ -1,7 +1,8 @@
 """HOW GOOD: evaluators (tabular benchmark, training from scratch, language modelling,
 weight inheritance by network morphism, zero-cost proxies)."""
 
-from archsearch.estimation.base import EVALUATORS, Evaluator, Pruned, Reporter, TrialContext
+from archsearch.core.trial import Pruned, Reporter
+from archsearch.estimation.base import EVALUATORS, Evaluator, TrialContext
 from archsearch.estimation.inheritance import InheritanceEvaluator
 from archsearch.estimation.language import LanguageModelEvaluator
 from archsearch.estimation.proxies import PROXIES, ProxyEvaluator

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from archsearch.errors import GenotypeError
-from archsearch.registry import Registry
-from archsearch.space.base import Architecture, SearchSpace, get_space
-from archsearch.trial import Result
+from archsearch.core.errors import GenotypeError
+from archsearch.core.genotype import Architecture
+from archsearch.core.registry import Registry
+from archsearch.core.trial import Reporter, Result
+from archsearch.space.base import SearchSpace, get_space
 
 
 def resolve_space(
@@ -25,17 +26,6 @@ def resolve_space(
     if arch.space not in cache:
         cache[arch.space] = get_space(arch.space)
     return cache[arch.space]
-
-
-class Pruned(Exception):
-    """Raised by `Reporter.report` when the scheduler stops a trial early."""
-
-
-class Reporter:
-    """Receives intermediate results; the base one never stops a trial."""
-
-    def report(self, step: int, metrics: dict[str, float]) -> None:
-        """Called once per step (e.g. epoch); may raise `Pruned`."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from archsearch.space.base import Architecture, SearchSpace, TaskSpec
+from archsearch.core.genotype import Architecture, TaskSpec
+from archsearch.space.base import SearchSpace
 
 
 class StaticLimits:
@@ -37,7 +38,7 @@ class StaticLimits:
         """The measured quantities this object's limits need (all three if none is set)."""
         import torch
 
-        from archsearch.estimation.training import count_flops, count_params, cpu_latency_ms
+        from archsearch.nn.measure import count_flops, count_params, cpu_latency_ms
 
         model: Any = self.space.build(arch, self.task)
         sample = torch.zeros(1, *self.task.input_shape)

@@ -28,21 +28,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.estimation.base import EVALUATORS, Pruned, TrialContext
-from archsearch.estimation.training import (
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Pruned, Result, TrialState
+from archsearch.estimation.base import EVALUATORS, TrialContext
+from archsearch.estimation.loop import (
     TrainData,
     TrainingDiverged,
-    TrainingEvaluator,
-    _is_out_of_memory,
     intra_op_threads,
     score,
     train_epochs,
 )
-from archsearch.space.base import Architecture
+from archsearch.estimation.training import TrainingEvaluator
+from archsearch.nn.measure import is_out_of_memory
+from archsearch.nn.morph import morph_module
 from archsearch.space.chain import ChainSpace
-from archsearch.space.morphism import MORPH_KINDS, Morph, morph_module, one_morph_away
-from archsearch.trial import Result, TrialState
+from archsearch.space.morphism import MORPH_KINDS, Morph, one_morph_away
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -280,7 +281,7 @@ class InheritanceEvaluator(TrainingEvaluator):
                     return Result.failed(str(e), cost=time.perf_counter() - start)
                 self.save_weights(arch, model, ctx.number, metrics["val_acc"], epochs)
             except Exception as e:
-                if _is_out_of_memory(e):
+                if is_out_of_memory(e):
                     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                     return Result.failed(
                         f"out of memory: {first}", cost=time.perf_counter() - start

@@ -27,26 +27,21 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from archsearch.errors import ConfigError, require_whole_numbers
-from archsearch.estimation.base import (
-    EVALUATORS,
-    Evaluator,
-    Reporter,
-    TrialContext,
-    resolve_space,
-)
-from archsearch.estimation.training import (
+from archsearch.core.errors import ConfigError, require_whole_numbers
+from archsearch.core.genotype import Architecture, TaskSpec
+from archsearch.core.trial import Reporter, Result
+from archsearch.estimation.base import EVALUATORS, Evaluator, TrialContext, resolve_space
+from archsearch.estimation.loop import (
     FinalFit,
     TrainingDiverged,
     cosine_lr,
-    count_params,
     intra_op_threads,
     make_optimizer,
     seeded,
     train_trial,
 )
-from archsearch.space.base import Architecture, SearchSpace, TaskSpec, get_space
-from archsearch.trial import Result
+from archsearch.nn.measure import count_params
+from archsearch.space.base import SearchSpace, get_space
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -89,7 +84,7 @@ def train_lm_epochs(
     import torch
 
     from archsearch.datasets.text import bptt_batches, n_bptt_batches
-    from archsearch.space.nets.recurrent import detach_hidden, lm_loss
+    from archsearch.nn.recurrent import detach_hidden, lm_loss
 
     per_epoch = n_bptt_batches(data, bptt)
     total = max(epochs, schedule_epochs or epochs) * per_epoch
@@ -133,7 +128,7 @@ def evaluate_lm(model: nn.Module, data: torch.Tensor, bptt: int) -> float:
     import torch
 
     from archsearch.datasets.text import bptt_batches
-    from archsearch.space.nets.recurrent import lm_loss
+    from archsearch.nn.recurrent import lm_loss
 
     model.eval()
     hidden = cast(Any, model).init_hidden(data.size(1))
@@ -334,13 +329,14 @@ class LanguageModelEvaluator(Evaluator):
         reporter: Reporter | None = None,
     ) -> FinalFit:
         """`final_fit` for the hand-designed baseline of the evaluator's space (a
-        `layers`-layer LSTM of the same size, `RecurrentSpace.build_baseline`)."""
+        `layers`-layer LSTM of the same size, `archsearch.nn.recurrent.build_baseline`)."""
+        from archsearch.nn.recurrent import build_baseline
         from archsearch.space.recurrent import RecurrentSpace
 
         space = self.space if self.space is not None else get_space("rnn_cell")
         if not isinstance(space, RecurrentSpace):
             raise ConfigError(f"final_fit_baseline needs an rnn_cell space, not {space.id}")
-        return self._fit(lambda task: space.build_baseline(task, layers), seed, epochs, reporter)
+        return self._fit(lambda task: build_baseline(space, task, layers), seed, epochs, reporter)
 
     def _fit(
         self,

@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from archsearch.benchmarks.nb201 import NB201Table, dataset_name, fidelity_epochs
-from archsearch.errors import ConfigError, GenotypeError
+from archsearch.core.errors import ConfigError, GenotypeError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result
 from archsearch.estimation.base import EVALUATORS, Evaluator, TrialContext
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.space.base import SearchSpace
 from archsearch.space.nb201 import NB201Space
-from archsearch.trial import Result
 
 
 @EVALUATORS.register("nb201")

@@ -30,24 +30,33 @@ from __future__ import annotations
 
 import copy
 import math
-import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from archsearch.errors import ConfigError, require_whole_numbers
-from archsearch.estimation.base import (
-    EVALUATORS,
-    Evaluator,
-    Pruned,
-    Reporter,
-    TrialContext,
-    resolve_space,
+from archsearch.core.errors import ConfigError, require_whole_numbers
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Reporter, Result
+from archsearch.estimation.base import EVALUATORS, Evaluator, TrialContext, resolve_space
+from archsearch.estimation.loop import (
+    FinalFit,
+    TrainData,
+    intra_op_threads,
+    make_optimizer,
+    score,
+    seeded,
+    train_epochs,
+    train_trial,
 )
-from archsearch.space.base import Architecture, SearchSpace, TaskSpec, get_space
-from archsearch.trial import Result, TrialState
+from archsearch.nn.measure import (
+    MB,
+    count_flops,
+    count_params,
+    cpu_latency_ms,
+    estimate_train_memory,
+    is_out_of_memory,
+)
+from archsearch.space.base import SearchSpace, get_space
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -57,357 +66,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 _DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}
-_MB = 1024.0 * 1024.0
-
-
-class TrainingDiverged(RuntimeError):
-    """The training loss became NaN, infinite, or exploded."""
-
-
-@dataclass(eq=False)
-class TrainData:
-    """The tensors one fidelity trains and scores on: normalised float32 (N, C, H, W)
-    images at the trial's resolution, int64 labels, and the augmentation padding (0:
-    none)."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_eval: torch.Tensor
-    y_eval: torch.Tensor
-    task: TaskSpec
-    padding: int = 0
-
-
-@dataclass
-class FinalFit:
-    """A network retrained at full fidelity: the trained module (on the CPU, in eval
-    mode), its test metrics, the wall seconds it took, and its per-epoch training loss."""
-
-    model: nn.Module
-    metrics: dict[str, float]
-    cost: float
-    history: list[dict[str, float]] = field(default_factory=list)
 
 
 # --- the loop and its measurements ---------------------------------------------------------
-@contextmanager
-def intra_op_threads(n: int) -> Iterator[None]:
-    """Run the block with `n` intra-op threads, restoring the caller's number after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextmanager
-def seeded(seed: int, device: str = "cpu") -> Iterator[torch.Generator]:
-    """A trial's private generator (batch order, augmentation, checkpoints), with torch's
-    global generators forked and seeded for module initialisation and dropout, which
-    draw from them; the caller's RNG state comes back on exit."""
-    import torch
-
-    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices, device_type="cuda"):
-        torch.manual_seed(seed)  # only inside fork_rng: the caller's state comes back
-        yield torch.Generator().manual_seed(seed)
-
-
-def cosine_lr(base: float, step: int, total: int) -> float:
-    """lr at `step` of `total`: base * (1 + cos(pi * step / total)) / 2, from base to 0."""
-    return 0.5 * base * (1.0 + math.cos(math.pi * step / max(1, total)))
-
-
-def make_optimizer(
-    name: str, params: Any, lr: float, momentum: float, nesterov: bool, weight_decay: float
-) -> torch.optim.Optimizer:
-    import torch
-
-    if name == "sgd":
-        return torch.optim.SGD(
-            params,
-            lr=lr,
-            momentum=momentum,
-            nesterov=nesterov and momentum > 0,
-            weight_decay=weight_decay,
-        )
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-
-
-def train_epochs(
-    model: nn.Module,
-    data: TrainData,
-    optimizer: torch.optim.Optimizer,
-    *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    generator: torch.Generator,
-    grad_clip: float | None = None,
-    diverge_factor: float | None = 100.0,
-    on_epoch: Callable[[int, float, float], None] | None = None,
-    first_epoch: int = 1,
-    schedule_epochs: int | None = None,
-) -> float:
-    """Train up to epoch `epochs`; returns the last epoch's mean training loss.
-
-    `first_epoch` > 1 continues a checkpointed run (the model, optimizer and `generator`
-    restored to where epoch `first_epoch - 1` ended); the cosine schedule spans
-    `schedule_epochs` (default `epochs`), so a run continued rung by rung follows the
-    very schedule of one run straight through.
-
-    Each epoch visits the training set in a fresh order drawn from `generator` and drops
-    the last partial batch (batch norm needs more than one sample, and equal batches
-    keep the schedule simple); the learning rate follows `cosine_lr` per step.
-    `on_epoch(epoch, train_loss, seconds)` runs after each epoch (epochs count from 1),
-    with the seconds that epoch's training steps took.
-    Raises `TrainingDiverged` on a non-finite loss, or one above `diverge_factor` times
-    the first step's (floored at ln(classes), a chance-level loss).
-    """
-    import torch
-    import torch.nn.functional as F
-
-    from archsearch.datasets.transforms import augment
-
-    x, y = data.x_train, data.y_train
-    n = len(y)
-    per_epoch = max(1, n // batch_size)
-    total = max(epochs, schedule_epochs or epochs) * per_epoch
-    limit = math.inf
-    step = (first_epoch - 1) * per_epoch
-    first_step = step
-    train_loss = math.nan
-    model.train()
-    for epoch in range(first_epoch, epochs + 1):
-        started = time.perf_counter()
-        order = torch.randperm(n, generator=generator).to(x.device)
-        loss_sum = 0.0
-        for b in range(per_epoch):
-            idx = order[b * batch_size : (b + 1) * batch_size]
-            xb, yb = x[idx], y[idx]
-            if data.padding:
-                xb = augment(xb, data.padding, generator)
-            for group in optimizer.param_groups:
-                group["lr"] = cosine_lr(lr, step, total)
-            loss = F.cross_entropy(model(xb), yb)
-            value = loss.item()
-            if not math.isfinite(value) or value > limit:
-                raise TrainingDiverged(f"loss diverged at epoch {epoch}: {value:.4g}")
-            if step == first_step and diverge_factor is not None:
-                limit = diverge_factor * max(value, math.log(max(2, data.task.num_classes)))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-            loss_sum += value
-            step += 1
-        train_loss = loss_sum / per_epoch
-        if on_epoch is not None:
-            on_epoch(epoch, train_loss, time.perf_counter() - started)
-            model.train()
-    return train_loss
-
-
-def score(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256
-) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy in percent) of `model` in eval mode on (x, y)."""
-    import torch
-    import torch.nn.functional as F
-
-    model.eval()
-    loss_sum, correct = 0.0, 0
-    with torch.inference_mode():
-        for i in range(0, len(y), batch_size):
-            out = model(x[i : i + batch_size])
-            yb = y[i : i + batch_size]
-            loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
-            correct += int((out.argmax(dim=1) == yb).sum())
-    n = max(1, len(y))
-    return loss_sum / n, 100.0 * correct / n
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def count_flops(model: nn.Module, sample: torch.Tensor) -> int:
-    """FLOPs of one forward pass on `sample` (PyTorch's FlopCounterMode: 2 per MAC)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model.eval()
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(sample)
-    return int(counter.get_total_flops())
-
-
-def cpu_latency_ms(
-    model: nn.Module, sample: torch.Tensor, repeats: int = 20, warmup: int = 3
-) -> float:
-    """Median wall milliseconds of a forward pass on `sample`, on the CPU, in eval mode
-    (the median, because a shared machine's outliers are all slow ones)."""
-    import torch
-
-    model.eval()
-    times = []
-    with torch.inference_mode():
-        for _ in range(warmup):
-            model(sample)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(sample)
-            times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
-
-
-def estimate_train_memory(
-    model: nn.Module, probe: torch.Tensor, batch_size: int, optimizer_states: int
-) -> float:
-    """Bytes that training at `batch_size` needs: weights, their gradients and the
-    optimizer's per-weight state (`optimizer_states` copies: SGD with momentum 1, Adam
-    2), plus the activations autograd saves for the backward pass and two gradient
-    buffers the size of the largest of them (the gradient flowing into a layer and the
-    one it passes on), measured on `probe` (a small batch) and scaled to `batch_size`.
-
-    The activations are counted exactly as autograd keeps them, through
-    `saved_tensors_hooks`, once per storage (views and parameters are not counted
-    again). Batch-norm running statistics are restored after the probe, so it leaves
-    the model as it found it. Against CUDA's measured peak for small CNNs this comes
-    within about 10 % (allocator workspaces are not counted).
-    """
-    import torch
-
-    param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: set[int] = set()
-    saved = largest = 0
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        nonlocal saved, largest
-        storage = t.untyped_storage()
-        ptr = storage.data_ptr()
-        if ptr not in seen and ptr not in param_storages:
-            seen.add(ptr)
-            saved += storage.nbytes()
-            largest = max(largest, storage.nbytes())
-        return t
-
-    buffers = [b.detach().clone() for b in model.buffers()]
-    model.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = model(probe.clone())
-    saved += out.untyped_storage().nbytes() + 2 * largest
-    del out
-    with torch.no_grad():
-        for b, kept in zip(model.buffers(), buffers, strict=True):
-            b.copy_(kept)
-    weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    return weights * (2 + optimizer_states) + saved / len(probe) * batch_size
-
-
-def _is_out_of_memory(e: BaseException) -> bool:
-    import torch
-
-    if isinstance(e, torch.OutOfMemoryError | MemoryError):
-        return True
-    text = str(e).lower()
-    return isinstance(e, RuntimeError) and (
-        "can't allocate memory" in text or "out of memory" in text
-    )
 
 
 # --- the evaluator ---------------------------------------------------------------------------
-class CheckpointError(RuntimeError):
-    """A promoted trial's parent checkpoint is missing or unreadable (the trial fails)."""
-
-
-def save_checkpoint(
-    ctx: TrialContext,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    epoch: int,
-) -> None:
-    """Write what a promotion needs to continue exactly where this trial stopped (weights,
-    optimizer state, batch-order and global RNG states, epochs done), atomically: a kill
-    mid-write leaves the previous file or none, never half of one."""
-    import torch
-
-    from archsearch.atomic import atomic_write
-
-    path = ctx.checkpoint_path()
-    assert path is not None
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "generator": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "epoch": epoch,
-    }
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-
-def load_checkpoint(
-    ctx: TrialContext,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-) -> int:
-    """Restore the parent trial's checkpoint into `model`, `optimizer` and the RNGs;
-    returns the epochs it had done. Raises `CheckpointError` naming the file."""
-    import torch
-
-    path = ctx.checkpoint_path(ctx.parent)
-    if path is None or not path.exists():
-        raise CheckpointError(f"trial {ctx.parent}'s checkpoint is missing ({path})")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        return int(state["epoch"])
-    except Exception as e:  # a truncated or corrupt file: say which, fail this trial only
-        raise CheckpointError(
-            f"trial {ctx.parent}'s checkpoint {path.name} is unreadable: {e}"
-        ) from e
-
-
-def train_trial(
-    ctx: TrialContext,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    train: Callable[[int], object],
-    epochs: int,
-    metrics: dict[str, float],
-    start: float,
-) -> Result | None:
-    """A trial's training under any scheduler: a promoted trial first restores its
-    parent's checkpoint (`load_checkpoint`, its epochs go to `metrics`), then
-    `train(first_epoch)` runs up to `epochs`, and a trial with a checkpoint folder saves
-    its own. Returns the PRUNED or FAILED (diverged) result when training stops early,
-    else None; `start` is the trial's `perf_counter` start, for the result's cost."""
-    done = 0
-    if ctx.parent is not None:  # a promotion: continue the parent's training
-        done = load_checkpoint(ctx, model, optimizer, generator)
-        metrics["epochs"] = done
-    try:
-        train(done + 1)
-    except Pruned:
-        return Result(TrialState.PRUNED, metrics, time.perf_counter() - start)
-    except TrainingDiverged as e:
-        return Result.failed(str(e), cost=time.perf_counter() - start)
-    if ctx.checkpoint_path() is not None:
-        save_checkpoint(ctx, model, optimizer, generator, epochs)
-    return None
 
 
 @EVALUATORS.register("train")
@@ -669,7 +333,7 @@ class TrainingEvaluator(Evaluator):
                 if stopped is not None:
                     return stopped
             except Exception as e:
-                if _is_out_of_memory(e):
+                if is_out_of_memory(e):
                     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                     return Result.failed(
                         f"out of memory: {first}", cost=time.perf_counter() - start
@@ -763,10 +427,10 @@ class TrainingEvaluator(Evaluator):
             return f"network needs {metrics['flops']:,.0f} FLOPs, over max_flops={self.max_flops:g}"
         probe = data.x_train[: max(2, min(4, self.batch_size))].cpu()
         memory = estimate_train_memory(model, probe, self.batch_size, self._optimizer_states())
-        metrics["memory_mb"] = memory / _MB
-        if self.max_memory_mb is not None and memory / _MB > self.max_memory_mb:
+        metrics["memory_mb"] = memory / MB
+        if self.max_memory_mb is not None and memory / MB > self.max_memory_mb:
             return (
-                f"estimated training memory {memory / _MB:,.1f} MB at batch size "
+                f"estimated training memory {memory / MB:,.1f} MB at batch size "
                 f"{self.batch_size} is over max_memory_mb={self.max_memory_mb:g}"
             )
         metrics.update(self._cost_metrics(model, data, flops=False))
@@ -797,7 +461,7 @@ class TrainingEvaluator(Evaluator):
 
     def supports(self, space: SearchSpace) -> bool:
         """Spaces that can build image networks (override `SearchSpace.build`)."""
-        return type(space).build is not SearchSpace.build and space.modality == "image"
+        return space.builds_networks and space.modality == "image"
 
     def describe(self) -> dict[str, Any]:
         name = self._dataset_arg if isinstance(self._dataset_arg, str) else self._dataset_arg.name

@@ -6,7 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from archsearch.trial import Result, Trial
+from archsearch.core.registry import Registry
+from archsearch.core.trial import Result, Trial
 
 Job = Callable[[], Result]
 
@@ -47,3 +48,6 @@ class Executor(ABC):
 
     def shutdown(self) -> None:
         """Stop workers; pending jobs are abandoned (they stay RUNNING in storage)."""
+
+
+EXECUTORS: Registry[type[Executor]] = Registry("executor")

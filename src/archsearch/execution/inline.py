@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
-from archsearch.execution.base import Executor, Finished, Job
-from archsearch.trial import Trial
+from archsearch.core.trial import Trial
+from archsearch.execution.base import EXECUTORS, Executor, Finished, Job
 
 
+@EXECUTORS.register("inline")
 class InlineExecutor(Executor):
     """Runs each job in the calling process. The clock advances by each job's measured
     wall time (the driver's own bookkeeping between trials is not counted)."""

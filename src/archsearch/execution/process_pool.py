@@ -22,6 +22,10 @@ trial, so it travels once per worker, not with every job: the driver pickles it 
 a file in the executor's folder, written atomically, and each worker loads it the first
 time it needs it after checking the file's SHA-256, then keeps it (and whatever the
 evaluator caches, such as its prepared tensors) for the trials that follow.
+
+Jobs and evaluators are pickled with cloudpickle, which sends classes and functions
+defined in `__main__` or a notebook by value: a worker process started by `spawn` has
+no such module to import them from.
 """
 
 from __future__ import annotations
@@ -45,9 +49,11 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from archsearch.errors import ArchsearchError, ConfigError
-from archsearch.execution.base import Executor, Finished, Job
-from archsearch.trial import Result, Trial
+import cloudpickle
+
+from archsearch.core.errors import ArchsearchError, ConfigError
+from archsearch.core.trial import Result, Trial
+from archsearch.execution.base import EXECUTORS, Executor, Finished, Job
 
 #: environment variables that size native thread pools (OpenMP, MKL, OpenBLAS, ...)
 THREAD_ENV = (
@@ -87,7 +93,7 @@ def write_payload(path: str | os.PathLike[str], obj: Any) -> str:
     """Pickle `obj` to `path` atomically (a temporary file beside it, then `os.replace`,
     so no reader ever sees half a file) and return the bytes' SHA-256, to record and
     check when the file is loaded (`load_payload`)."""
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    data = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -240,6 +246,7 @@ class WallClock:
         self._origin = time.perf_counter() - float(value)
 
 
+@EXECUTORS.register("pool")
 class ProcessPoolExecutor(WallClock, Executor):
     """Runs trials in `n_workers` local worker processes, `threads_per_worker` native
     threads each (torch's intra-op pool and the OpenMP/BLAS pools).
@@ -332,7 +339,7 @@ class ProcessPoolExecutor(WallClock, Executor):
                 if key not in worker.sent_payloads:
                     messages.append(("payload", key, path, sha256))
                 job = dataclasses.replace(job, evaluator=None)  # type: ignore[type-var]
-            data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+            data = cloudpickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError) as e:
             raise ConfigError(
                 f"trial {trial.number}: its job cannot be sent to a worker process ({e}); "

@@ -28,10 +28,10 @@ import uuid
 from types import ModuleType
 from typing import Any
 
-from archsearch.errors import ConfigError
-from archsearch.execution.base import Executor, Finished, Job
+from archsearch.core.errors import ConfigError
+from archsearch.core.trial import Result, Trial
+from archsearch.execution.base import EXECUTORS, Executor, Finished, Job
 from archsearch.execution.process_pool import WallClock, describe_error, evaluator_of, limit_threads
-from archsearch.trial import Result, Trial
 
 INSTALL_HINT = "the Ray executor needs Ray: pip install 'archsearch[ray]' (or pip install ray)"
 
@@ -137,6 +137,7 @@ class _Task:
     node: str | None = None
 
 
+@EXECUTORS.register("ray")
 class RayExecutor(WallClock, Executor):
     """Runs trials as Ray tasks, at most `n_workers` at once.
 

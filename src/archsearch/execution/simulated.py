@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import heapq
 
-from archsearch.errors import ConfigError
-from archsearch.execution.base import Executor, Finished, Job
-from archsearch.trial import Result, Trial
+from archsearch.core.errors import ConfigError
+from archsearch.core.trial import Result, Trial
+from archsearch.execution.base import EXECUTORS, Executor, Finished, Job
 
 
+@EXECUTORS.register("simulated")
 class SimulatedExecutor(Executor):
     """Each job runs at once in the driver, but "finishes" at clock + its cost; `wait()`
     returns the job that finishes first and moves the clock there. With one worker the

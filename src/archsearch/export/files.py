@@ -1,9 +1,9 @@
-"""The export error; atomic writes live in `archsearch.atomic` (re-exported here)."""
+"""The export error; atomic writes live in `archsearch.core.atomic` (re-exported here)."""
 
 from __future__ import annotations
 
-from archsearch.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
-from archsearch.errors import ArchsearchError
+from archsearch.core.atomic import atomic_path, atomic_write, atomic_write_bytes, atomic_write_text
+from archsearch.core.errors import ArchsearchError
 
 __all__ = [
     "ExportError",

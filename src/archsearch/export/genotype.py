@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from archsearch.errors import GenotypeError
+from archsearch.core.errors import GenotypeError
+from archsearch.core.genotype import Architecture
 from archsearch.export.files import ExportError, atomic_write_text
-from archsearch.space.base import Architecture
 
 
 def save_genotype(arch: Architecture, path: str | os.PathLike[str]) -> Path:

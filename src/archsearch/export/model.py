@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archsearch.core.genotype import Architecture, TaskSpec
 from archsearch.export.files import ExportError, atomic_write
 from archsearch.export.genotype import load_genotype
-from archsearch.space.base import Architecture, SearchSpace, TaskSpec, get_space
+from archsearch.space.base import SearchSpace, get_space
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -3,7 +3,7 @@ mixed op on every edge (weighted sum, single sampled path, or partial channels),
 DARTS, DARTS- and DARTS-PT (collapse remedies), DrNAS, SNAS, GDAS, ENAS and random one-shot
 (RSPS/SPOS) as `OneShotMethod`s, run by `search()`.
 
-The names below load lazily (PEP 562), so `archsearch.oneshot.command` (the CLI entry)
+The names below load lazily (PEP 562), so `archsearch.cli.oneshot` (the CLI entry)
 can be imported without importing torch; using any of them imports torch.
 """
 

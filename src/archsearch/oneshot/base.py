@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
+from archsearch.core.genotype import Architecture
+from archsearch.core.registry import Registry
 from archsearch.oneshot.darts_supernet import DartsSupernet
 from archsearch.oneshot.supernet import NB201Supernet, PathSpec
-from archsearch.registry import Registry
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.space.base import SearchSpace
 from archsearch.space.nb201 import OPS
 
 #: the supernets a method can drive

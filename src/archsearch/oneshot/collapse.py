@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
 from archsearch.oneshot.base import METHODS, StepContext, Supernet
 from archsearch.oneshot.darts import DARTS
 from archsearch.space.base import SearchSpace

@@ -5,7 +5,7 @@ section 3.1).
 A normal and a reduction cell, each a DAG of 2 input states and 4 nodes; node j sums a
 `MixedOp` over every earlier state (2 + 3 + 4 + 5 = 14 edges per cell) over the 8 DARTS
 candidates (`none` and the 7 ops of `archsearch.space.darts.DARTS_OPS`). The cells are
-stacked as in `archsearch.space.nets.darts` (reductions at 1/3 and 2/3 of the depth).
+stacked as in `archsearch.nn.darts` (reductions at 1/3 and 2/3 of the depth).
 One `PathSpec` covers both cells: edges 0-13 are the normal cell's, 14-27 the reduction
 cell's, so the one-shot methods treat the two like one cell of 28 edges.
 
@@ -22,10 +22,10 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
+from archsearch.core.genotype import Architecture
+from archsearch.nn.ops import FactorizedReduce, ReLUConvBN
 from archsearch.oneshot.supernet import MixedOp, PathSpec
-from archsearch.space.base import Architecture
 from archsearch.space.darts import DARTS_OPS, N_NODES, DartsSpace
-from archsearch.space.ops import FactorizedReduce, ReLUConvBN
 
 #: the candidates of every edge: DARTS's 8 primitives, `none` first
 SEARCH_OPS = ("none", *DARTS_OPS)

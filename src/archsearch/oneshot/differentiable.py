@@ -21,9 +21,10 @@ from typing import Any
 
 import torch
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
 from archsearch.oneshot.base import OneShotMethod, Supernet, argmax_cell
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.space.base import SearchSpace
 from archsearch.space.darts import DartsSpace
 
 

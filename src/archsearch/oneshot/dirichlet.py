@@ -33,10 +33,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
 from archsearch.oneshot.base import METHODS, Batches, StepContext, Supernet, argmax_cell
 from archsearch.oneshot.darts import DARTS
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.space.base import SearchSpace
 from archsearch.space.darts import DartsSpace
 
 

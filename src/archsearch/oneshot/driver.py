@@ -37,8 +37,9 @@ from typing import Any
 
 import torch
 
-from archsearch.errors import ConfigError, require_whole_numbers
-from archsearch.estimation.training import intra_op_threads
+from archsearch.core.errors import ConfigError, require_whole_numbers
+from archsearch.core.genotype import Architecture
+from archsearch.estimation.loop import intra_op_threads
 from archsearch.oneshot import (  # noqa: F401 (registers the methods)
     collapse,
     darts,
@@ -59,7 +60,7 @@ from archsearch.oneshot.base import (
 )
 from archsearch.oneshot.darts_supernet import DartsSupernet
 from archsearch.oneshot.supernet import NB201Supernet
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.space.base import SearchSpace
 from archsearch.space.darts import DartsSpace
 from archsearch.space.nb201 import NB201Space
 

@@ -21,12 +21,13 @@ from typing import Any
 
 import torch
 
-from archsearch.errors import ConfigError
-from archsearch.estimation.base import Reporter, TrialContext
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Reporter
+from archsearch.estimation.base import TrialContext
 from archsearch.oneshot.base import METHODS, Batches, OneShotMethod, StepContext
 from archsearch.oneshot.evaluator import SupernetEvaluator
 from archsearch.oneshot.supernet import NB201Supernet, PathSpec
-from archsearch.space.base import Architecture
 from archsearch.space.nb201 import OPS, NB201Space
 from archsearch.strategies.rl import ReinforceSearch
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import torch
 
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result
 from archsearch.estimation.base import Evaluator, TrialContext
 from archsearch.oneshot.base import Supernet, shared_weight_accuracy
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.space.base import SearchSpace
 from archsearch.space.nb201 import OPS
-from archsearch.trial import Result
 
 
 class SupernetEvaluator(Evaluator):

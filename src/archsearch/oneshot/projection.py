@@ -30,11 +30,12 @@ from typing import Any
 
 import torch
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
 from archsearch.oneshot.base import METHODS, StepContext, Supernet, argmax_cell, supernet_score
 from archsearch.oneshot.darts import DARTS
 from archsearch.oneshot.supernet import PathSpec
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.space.base import SearchSpace
 from archsearch.space.darts import DartsSpace
 
 

@@ -35,17 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from archsearch.errors import ConfigError, require_whole_numbers
+from archsearch.core.errors import ConfigError, require_whole_numbers
+from archsearch.core.genotype import Architecture
 from archsearch.estimation.language import evaluate_lm, perplexity
-from archsearch.estimation.training import (
-    TrainingDiverged,
-    intra_op_threads,
-    make_optimizer,
-    seeded,
-)
+from archsearch.estimation.loop import TrainingDiverged, intra_op_threads, make_optimizer, seeded
+from archsearch.nn.recurrent import lm_loss
 from archsearch.oneshot.rnn_supernet import RNN_OPS, RNNSupernet
-from archsearch.space.base import Architecture
-from archsearch.space.nets.recurrent import lm_loss
 from archsearch.space.recurrent import RecurrentSpace
 
 if TYPE_CHECKING:  # pragma: no cover

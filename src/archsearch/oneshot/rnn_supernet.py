@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from archsearch.space.nets.recurrent import (
+from archsearch.nn.recurrent import (
     ACTIVATIONS,
     INIT_RANGE,
     RecurrentLM,

@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
 from archsearch.oneshot.base import METHODS, Batches, OneShotMethod, StepContext
 from archsearch.oneshot.enas import best_by_shared_weights
 from archsearch.oneshot.supernet import NB201Supernet, PathSpec
-from archsearch.space.base import Architecture
 from archsearch.space.nb201 import OPS, NB201Space
 from archsearch.strategies.random import RandomSearch
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
 from archsearch.oneshot.base import METHODS, Batches, StepContext, Supernet
 from archsearch.oneshot.differentiable import GradientMethod
 from archsearch.oneshot.supernet import PathSpec

@@ -1,7 +1,7 @@
 """A weight-sharing supernet built from the NAS-Bench-201 cell space.
 
 Every edge of the cell holds a `MixedOp`: one instance of each candidate op, built by
-the space's own op factory (`archsearch.space.ops.make_op`), so the supernet's
+the space's own op factory (`archsearch.nn.ops.make_op`), so the supernet's
 candidates are exactly the modules a derived network is built from. All cells of the
 network share one set of architecture parameters (NB201 searches a single cell), while
 each cell has its own op weights, as in the NB201 search code (Dong & Yang, ICLR 2020).
@@ -35,10 +35,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
+from archsearch.nn.nb201 import ResNetBasicBlock
+from archsearch.nn.ops import make_op
 from archsearch.space.nb201 import EDGES, OPS
-from archsearch.space.nets.nb201 import ResNetBasicBlock
-from archsearch.space.ops import make_op
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Trial, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.space.encodings import EdgeCell, as_cells, is_cell_space
-from archsearch.trial import Trial, TrialState
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -142,17 +143,19 @@ def write_report(
     metric: str = "val_acc",
     mode: str = "max",
     objectives: Sequence[tuple[str, str]] | None = None,
+    plot_front: Sequence[tuple[str, str]] | None = None,
     title: str = "archsearch study",
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the report to `path` (atomically) and return it. `objectives`, a pair of
-    (metric, "max" | "min"), adds the Pareto front plot; `extra` adds summary rows (the
-    final test accuracy, export paths, ...)."""
-    from archsearch.pareto import pareto_front
+    """Write the report to `path` (atomically) and return it. `objectives` are the
+    study's own (metric, "max" | "min") pairs, if it has several: they rank its trials
+    and draw its Pareto front; `plot_front` draws a front of a single-objective study;
+    `extra` adds summary rows (the final test accuracy, export paths, ...)."""
+    from archsearch.study.selection import best_trial, pareto_front
 
     path = Path(path)
     done = [t for t in trials if t.state is TrialState.COMPLETE and t.score is not None]
-    best = max(done, key=lambda t: (t.score, -t.number)) if done else None
+    best = best_trial(trials, objectives)
     counts = {s.value: sum(t.state is s for t in trials) for s in TrialState}
     parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Summary</h2>", "<table>"]
     rows: dict[str, Any] = {"trials": len(trials), **counts}
@@ -170,7 +173,9 @@ def write_report(
             "<h2>Best so far</h2>",
             _figure_html(_best_so_far(trials, metric, mode), "best so far"),
         ]
-    if objectives and len(objectives) >= 2 and done:
+    front_objectives = objectives or plot_front
+    if front_objectives and len(front_objectives) >= 2 and done:
+        objectives = front_objectives
         front = pareto_front(done, objectives)
         parts += [
             f"<h2>Pareto front ({', '.join(f'{m} {d}' for m, d in objectives)})</h2>",

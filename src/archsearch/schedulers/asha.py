@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from archsearch.core.trial import Trial
 from archsearch.schedulers.base import (
     SCHEDULERS,
     Decision,
@@ -21,7 +22,6 @@ from archsearch.schedulers.base import (
     Start,
     ranked,
 )
-from archsearch.trial import Trial
 
 
 @SCHEDULERS.register("asha")

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archsearch.errors import ConfigError
-from archsearch.estimation.base import Reporter
-from archsearch.registry import Registry
-from archsearch.trial import Trial, TrialState
+from archsearch.core.errors import ConfigError
+from archsearch.core.registry import Registry
+from archsearch.core.trial import Reporter, Trial, TrialState
 
 
 @dataclass(frozen=True)

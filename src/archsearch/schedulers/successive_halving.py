@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
+from archsearch.core.trial import Trial
 from archsearch.schedulers.base import (
     SCHEDULERS,
     Decision,
@@ -23,7 +24,6 @@ from archsearch.schedulers.base import (
     Start,
     ranked,
 )
-from archsearch.trial import Trial
 
 
 class Bracket:

@@ -1,18 +1,15 @@
 """WHAT can be built: genotypes and search spaces (no torch import here)."""
 
-from archsearch.space.base import (
-    SPACES,
-    Architecture,
-    Decision,
-    SearchSpace,
-    TaskSpec,
-    get_space,
-)
+from archsearch.core.genotype import Architecture, Decision, TaskSpec
+from archsearch.core.registry import import_submodules
+from archsearch.space.base import SPACES, SearchSpace, get_space
 from archsearch.space.chain import ChainSpace
 from archsearch.space.darts import DartsSpace
 from archsearch.space.hierarchical import FlatSpace, HierarchicalSpace
 from archsearch.space.nb201 import NB201Space
 from archsearch.space.recurrent import RecurrentSpace
+
+import_submodules(__name__)  # registers every space in the package
 
 __all__ = [
     "SPACES",

@@ -6,96 +6,19 @@ a network (each space imports torch lazily there).
 
 from __future__ import annotations
 
-import json
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 
-from archsearch.errors import GenotypeError
-from archsearch.registry import Registry
+from archsearch.core.errors import GenotypeError
+from archsearch.core.genotype import Architecture, Decision, TaskSpec, Value
+from archsearch.core.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn
-
-Value = Any  # a JSON scalar, or a tuple of them
-
-
-def _freeze(value: Any) -> Any:
-    """JSON lists become tuples, so genotypes stay hashable."""
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Architecture:
-    """A genotype: the space it belongs to and its ordered (decision, value) pairs.
-
-    A hashable value with a JSON round-trip; two architectures are equal when their space
-    and choices are (isomorphic but different genotypes are not equal: use the space's
-    `canonical()` to identify those).
-    """
-
-    space: str
-    choices: tuple[tuple[str, Value], ...]
-
-    def __getitem__(self, decision: str) -> Value:
-        for name, value in self.choices:
-            if name == decision:
-                return value
-        raise KeyError(decision)
-
-    @property
-    def values(self) -> tuple[Value, ...]:
-        return tuple(v for _, v in self.choices)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"space": self.space, "choices": {k: _thaw(v) for k, v in self.choices}}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Architecture:
-        if not isinstance(data, dict) or not isinstance(data.get("space"), str):
-            raise GenotypeError("genotype: expected an object with a 'space' string and 'choices'")
-        choices = data.get("choices")
-        if not isinstance(choices, dict):
-            raise GenotypeError("genotype: 'choices' must be an object of decision -> value")
-        return cls(data["space"], tuple((str(k), _freeze(v)) for k, v in choices.items()))
-
-    @classmethod
-    def from_json(cls, text: str) -> Architecture:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise GenotypeError(f"genotype: not valid JSON ({e.msg} at char {e.pos})") from None
-        return cls.from_dict(data)
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What a built network must fit: input shape (channels, height, width) and classes."""
-
-    input_shape: tuple[int, ...]
-    num_classes: int
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One categorical choice of a space, with its options in a fixed order."""
-
-    name: str
-    options: tuple[Value, ...]
 
 
 class SearchSpace(ABC):
@@ -111,6 +34,8 @@ class SearchSpace(ABC):
     #: what `build` makes: "image" (a classifier of `task.input_shape` images) or
     #: "language" (a language model over `task.num_classes` words); evaluators check it
     modality: ClassVar[str] = "image"
+    #: "module:function" that builds this space's network (see `build`); None: none
+    network: ClassVar[str | None] = None
 
     @property
     def id(self) -> str:
@@ -206,9 +131,21 @@ class SearchSpace(ABC):
             n *= len(d.options)
         return n
 
+    @property
+    def builds_networks(self) -> bool:
+        """Whether `build` makes networks (a `network` named, or `build` overridden)."""
+        return self.network is not None or type(self).build is not SearchSpace.build
+
     def build(self, arch: Architecture, task: TaskSpec) -> nn.Module:
-        """The PyTorch network of this genotype for a task (input shape, classes)."""
-        raise NotImplementedError(f"space {self.id} does not build networks yet")
+        """The PyTorch network of this genotype for a task (input shape, classes): made by
+        the function `network` names ("module:function", called as function(space, arch,
+        task)). A name, not an import, so that a space never imports torch or the network
+        code that depends on it."""
+        if self.network is None:
+            raise NotImplementedError(f"space {self.id} does not build networks")
+        module, _, function = self.network.partition(":")
+        builder = getattr(importlib.import_module(module), function)
+        return cast("nn.Module", builder(self, arch, task))
 
 
 class GenotypeTextSpace(SearchSpace):

@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import SPACES, Architecture, Decision, SearchSpace, TaskSpec
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture, Decision
+from archsearch.space.base import SPACES, SearchSpace
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch.nn as nn
+    pass
 
 LAYER_OPS = ("conv", "sep_conv", "max_pool", "avg_pool", "identity")
 ACTIVATIONS = ("relu", "elu", "silu", "tanh")
@@ -76,6 +77,8 @@ class ChainSpace(SearchSpace):
     convolutions train about 1.4x slower per step than a plain conv net of 5x the FLOPs
     on a CPU.
     """
+
+    network = "archsearch.nn.chain:build"
 
     name = "chain"
     version = 1
@@ -277,9 +280,3 @@ class ChainSpace(SearchSpace):
                 text += "<" + ",".join(f"L{j}" for j in layer.skips)
             parts.append(f"L{i}:{text}")
         return " | ".join(parts)
-
-    def build(self, arch: Architecture, task: TaskSpec) -> nn.Module:
-        """The chain network for this genotype and task (see the module docstring)."""
-        from archsearch.space.nets.chain import ChainNetwork  # torch only when building
-
-        return ChainNetwork(self.layers(arch), tuple(task.input_shape), task.num_classes)

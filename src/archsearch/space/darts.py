@@ -24,11 +24,12 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from archsearch.errors import ConfigError, GenotypeError
-from archsearch.space.base import SPACES, Architecture, Decision, GenotypeTextSpace, TaskSpec
+from archsearch.core.errors import ConfigError, GenotypeError
+from archsearch.core.genotype import Architecture, Decision
+from archsearch.space.base import SPACES, GenotypeTextSpace
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch.nn as nn
+    pass
 
 #: the DARTS primitives without "none" (the discrete genotype never keeps a zero edge)
 DARTS_OPS = (
@@ -79,6 +80,8 @@ class DartsSpace(GenotypeTextSpace):
     `drop_path_prob`, the final probability of ScheduledDropPath (DARTS: 0.2 on CIFAR-10).
     The defaults are the small search-time network, practical to train on a CPU.
     """
+
+    network = "archsearch.nn.darts:build"
 
     name = "darts"
     version = 1
@@ -189,21 +192,3 @@ class DartsSpace(GenotypeTextSpace):
         )
 
     # --- the network --------------------------------------------------------------------------
-    def build(self, arch: Architecture, task: TaskSpec) -> nn.Module:
-        """The DARTS network: a 3x3 conv stem, `cells` cells (reduction at 1/3 and 2/3 of
-        the depth), global average pooling and a linear classifier. Set
-        `model.drop_path_prob`, or call `model.schedule_drop_path(epoch / epochs)` each
-        epoch, for ScheduledDropPath."""
-        self.validate(arch)
-        from archsearch.space.nets.darts import DartsNetwork  # torch only when building
-
-        return DartsNetwork(
-            self.cell(arch, "normal"),
-            self.cell(arch, "reduce"),
-            in_channels=task.input_shape[0],
-            num_classes=task.num_classes,
-            channels=self.channels,
-            cells=self.cells,
-            stem_multiplier=self.stem_multiplier,
-            max_drop_path_prob=self.drop_path_prob,
-        )

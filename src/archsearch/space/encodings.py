@@ -27,7 +27,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.genotype import Architecture
+from archsearch.space.base import SearchSpace
 from archsearch.space.nb201 import EDGES as NB201_EDGES
 from archsearch.space.nb201 import OPS as NB201_OPS
 from archsearch.space.nb201 import NB201Space

@@ -46,11 +46,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import SPACES, Architecture, Decision, SearchSpace, TaskSpec
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture, Decision
+from archsearch.space.base import SPACES, SearchSpace
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch.nn as nn
+    pass
 
 #: level-1 primitives of Liu et al. 2018, Section 2.3 (all at C channels, stride 1)
 PRIMITIVES = (
@@ -95,6 +96,8 @@ def live_edges(n: int, ops: Sequence[str]) -> Edges:
 
 class _MotifSpace(SearchSpace):
     """Shared machinery: a list of motifs (name, nodes, options), one decision per edge."""
+
+    network = "archsearch.nn.hierarchical:build"
 
     def __init__(self, channels: int, cells: int, merge: str) -> None:
         if int(channels) < 1 or int(cells) < 1:
@@ -218,21 +221,6 @@ class _MotifSpace(SearchSpace):
         return " ".join(parts)
 
     # --- the network ----------------------------------------------------------------------
-    def build(self, arch: Architecture, task: TaskSpec) -> nn.Module:
-        """The paper's small model: a 3x3 conv stem of C channels, then three stages of
-        `cells` cells, separated by stride-2 3x3 separable convolutions that double the
-        channels; global average pooling and a linear classifier."""
-        self.validate(arch)
-        from archsearch.space.nets.hierarchical import HierarchicalNetwork
-
-        return HierarchicalNetwork(
-            self.live(arch),
-            in_channels=task.input_shape[0],
-            num_classes=task.num_classes,
-            channels=self.channels,
-            cells=self.cells,
-            merge=self.merge,
-        )
 
 
 @SPACES.register("hierarchical")

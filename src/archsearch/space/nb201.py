@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError, GenotypeError
-from archsearch.space.base import SPACES, Architecture, Decision, SearchSpace, TaskSpec
+from archsearch.core.errors import ConfigError, GenotypeError
+from archsearch.core.genotype import Architecture, Decision
+from archsearch.space.base import SPACES, SearchSpace
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch.nn as nn
+    pass
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (from, to), official order
@@ -46,6 +47,8 @@ def _official_order() -> tuple[tuple[str, ...], dict[str, int]]:
 @SPACES.register("nb201")
 class NB201Space(SearchSpace):
     """NAS-Bench-201: 6 edges x 5 ops; official arch strings and indices."""
+
+    network = "archsearch.nn.nb201:build"
 
     name = "nb201"
     version = 1
@@ -70,21 +73,6 @@ class NB201Space(SearchSpace):
         # table-speed benchmarks.
         codes = rng.integers(0, len(OPS), size=len(EDGES))
         return Architecture(self.id, tuple(zip(_EDGE_NAMES, [OPS[c] for c in codes], strict=True)))
-
-    def build(self, arch: Architecture, task: TaskSpec) -> nn.Module:
-        """The NB201 network (stem, 3 stages of N cells at C, 2C, 4C channels, residual
-        reductions, BN-ReLU, global pooling, linear) for this cell and task."""
-        self.validate(arch)
-        from archsearch.space.nets.nb201 import NB201Network  # torch only when building
-
-        return NB201Network(
-            EDGES,
-            arch.values,
-            in_channels=task.input_shape[0],
-            num_classes=task.num_classes,
-            channels=self.channels,
-            cells_per_stage=self.cells_per_stage,
-        )
 
     # --- official encodings -------------------------------------------------------------
     def to_arch_str(self, arch: Architecture) -> str:

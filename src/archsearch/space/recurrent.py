@@ -10,7 +10,7 @@ h_{t-1} by a highway layer with a tanh, and N intermediate nodes (N = 8 in DARTS
 relu, sigmoid or identity) inside a highway connection; the cell's output h_t is the
 mean of the N intermediate nodes, as in DARTS (`concat = range(1, 9)`). Every combination
 is a valid cell: 4^N * N! genotypes (about 2.6e9 for N = 8). The equations and the
-network are in `archsearch.space.nets.recurrent`.
+network are in `archsearch.nn.recurrent`.
 
 Genotype decisions, in this order: `n1.act`, then per node i = 2..N `n{i}.act` and
 `n{i}.input` (node 1 can only read node 0, so it has no input decision).
@@ -21,7 +21,8 @@ Genotypes also read and write DARTS' text form,
 `task.num_classes` words (the vocabulary size), the cell unrolled over time, locked
 dropouts, and a decoder tied to the embedding. `task.input_shape` is `(seq_len,)`, the
 truncated-BPTT window the model is trained on; the model itself takes any length.
-`build_baseline(task)` is the hand-designed reference at the same size: a two-layer LSTM.
+`archsearch.nn.recurrent.build_baseline(space, task)` is the hand-designed reference at the
+same size: a two-layer LSTM.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from archsearch.errors import ConfigError, GenotypeError
-from archsearch.space.base import SPACES, Architecture, Decision, GenotypeTextSpace, TaskSpec
+from archsearch.core.errors import ConfigError, GenotypeError
+from archsearch.core.genotype import Architecture, Decision, TaskSpec
+from archsearch.space.base import SPACES, GenotypeTextSpace
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch.nn as nn
+    pass
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 _PAIR_RE = re.compile(r"\(\s*['\"]([A-Za-z_]+)['\"]\s*,\s*(\d+)\s*\)")
@@ -70,6 +72,8 @@ class RecurrentSpace(GenotypeTextSpace):
     DARTS used 0.75 / 0.25 / 0.75 / 0.2 for hundreds of epochs; the defaults here are a
     small CPU-sized model (128 units) and light dropout, suited to a few epochs.
     """
+
+    network = "archsearch.nn.recurrent:build"
 
     name = "rnn_cell"
     version = 1
@@ -179,34 +183,3 @@ class RecurrentSpace(GenotypeTextSpace):
                 f"(seq_len,) and num_classes the vocabulary size, got {task.input_shape} "
                 f"and {task.num_classes}"
             )
-
-    def build(self, arch: Architecture, task: TaskSpec) -> nn.Module:
-        """The language model of this cell (see the module docstring)."""
-        self.validate(arch)
-        self._check_task(task)
-        from archsearch.space.nets.recurrent import darts_cell_lm  # torch only when building
-
-        return darts_cell_lm(
-            self.cell(arch),
-            task.num_classes,
-            self.hidden_size,
-            dropout=self.dropout,
-            dropouth=self.dropouth,
-            dropoutx=self.dropoutx,
-            dropouti=self.dropouti,
-        )
-
-    def build_baseline(self, task: TaskSpec, layers: int = 2) -> nn.Module:
-        """The hand-designed baseline at this space's size and dropouts: a `layers`-layer
-        LSTM language model (Zaremba et al. 2014) with a tied decoder."""
-        self._check_task(task)
-        from archsearch.space.nets.recurrent import lstm_lm
-
-        return lstm_lm(
-            task.num_classes,
-            self.hidden_size,
-            layers=layers,
-            dropout=self.dropout,
-            dropouth=self.dropouth,
-            dropouti=self.dropouti,
-        )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from archsearch.trial import Trial
+from archsearch.core.registry import Registry
+from archsearch.core.trial import Trial
 
 
 class Storage(ABC):
@@ -46,3 +47,6 @@ class Storage(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+STORAGES: Registry[type[Storage]] = Registry("storage")

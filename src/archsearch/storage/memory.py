@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from archsearch.storage.base import Storage
-from archsearch.trial import Trial
+from archsearch.core.trial import Trial
+from archsearch.storage.base import STORAGES, Storage
 
 
+@STORAGES.register("memory")
 class InMemoryStorage(Storage):
     def __init__(self) -> None:
         self._meta: dict[str, Any] = {}

@@ -12,10 +12,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from archsearch.errors import StudyError
-from archsearch.space.base import Architecture
-from archsearch.storage.base import Storage
-from archsearch.trial import Trial, TrialState
+from archsearch.core.errors import StudyError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Trial, TrialState
+from archsearch.storage.base import STORAGES, Storage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,6 +46,7 @@ _COLUMNS = (
 _ADDED_COLUMNS = (("resource", "REAL"), ("parent", "INTEGER"))
 
 
+@STORAGES.register("sqlite")
 class SQLiteStorage(Storage):
     """A study database file. `readonly=True` opens an existing file without writing it."""
 

@@ -1,5 +1,6 @@
 """WHICH next: search strategies behind one ask/tell interface, registered by short name."""
 
+from archsearch.core.registry import import_submodules
 from archsearch.strategies.bananas import Bananas
 from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.strategies.bayesopt import GPBayesOpt
@@ -14,6 +15,8 @@ from archsearch.strategies.random import RandomSearch
 from archsearch.strategies.rl import Controller, ReinforceSearch
 from archsearch.strategies.tournament import TournamentEvolution
 from archsearch.strategies.tpe import OptunaGPSearch, OptunaSearch
+
+import_submodules(__name__)  # registers every strategy in the package
 
 __all__ = [
     "STRATEGIES",

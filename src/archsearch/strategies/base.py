@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.registry import Registry
-from archsearch.space.base import Architecture, SearchSpace
-from archsearch.trial import Result
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.registry import Registry
+from archsearch.core.trial import Result
+from archsearch.space.base import SearchSpace
 
 
 class Strategy(ABC):

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES, Strategy
-from archsearch.trial import Result, TrialState
 
 
 class CategoricalKDE:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES, Strategy
-from archsearch.trial import Result, TrialState
 
 _MAX_DRAWS = 1000  # random draws for an unseen architecture before giving up for now
 

@@ -9,7 +9,7 @@ import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -40,14 +40,15 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.space.chain import ACTIVATIONS, LAYER_OPS, ChainSpace, LayerSpec
 from archsearch.space.morphism import apply_morph, available_morphs
 from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.strategies.bayesopt.acquisition import upper_confidence_bound
 from archsearch.strategies.bayesopt.gp import GPFit, select, standardise
-from archsearch.trial import Result, TrialState
 
 RHO_GRID = (0.1, 0.3, 1.0, 3.0)
 _CONVS = ("conv", "sep_conv")

@@ -20,10 +20,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
 from archsearch.strategies.base import Strategy
-from archsearch.trial import Result, TrialState
 
 Scorer = Callable[[Architecture], float]
 

@@ -57,7 +57,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.space.chain import ChainSpace
 from archsearch.space.darts import CELLS, N_NODES, DartsSpace
 from archsearch.space.encodings import vector_encoding
@@ -66,7 +68,6 @@ from archsearch.strategies.base import STRATEGIES, Strategy, require_minimums
 from archsearch.strategies.bayesopt.gp import check_transform, copula_transform, standardise
 from archsearch.strategies.mlp_ensemble import check_mlp, ensemble_forward, init_ensemble
 from archsearch.strategies.seen import SeenArchitectures
-from archsearch.trial import Result, TrialState
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

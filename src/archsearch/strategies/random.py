@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result
+from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES, Strategy
-from archsearch.trial import Result
 
 
 @STRATEGIES.register("random")

@@ -19,10 +19,11 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES, Strategy
-from archsearch.trial import Result, TrialState
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

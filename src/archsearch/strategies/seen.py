@@ -6,8 +6,9 @@ from collections.abc import Hashable, Iterator
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.space.base import SearchSpace
 
 MAX_CACHE = 200_000  # canonical forms remembered before the cache starts afresh
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES, Strategy
-from archsearch.trial import Result, TrialState
 
 
 @STRATEGIES.register("tournament")

@@ -16,10 +16,11 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from archsearch.errors import ConfigError, DeterminismError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError, DeterminismError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES, Strategy
-from archsearch.trial import Result, TrialState
 
 
 def _optuna() -> Any:

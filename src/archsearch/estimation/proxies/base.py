@@ -22,7 +22,7 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from archsearch.registry import Registry
+from archsearch.core.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @PROXIES.register("params")
 def params(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn) -> float:
     """The number of trainable parameters."""
-    from archsearch.estimation.training import count_params
+    from archsearch.nn.measure import count_params
 
     return float(count_params(model))
 
@@ -27,6 +27,6 @@ def flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn) -
     """FLOPs of one sample's forward pass (PyTorch's FlopCounterMode, 2 per multiply-add),
     on a copy, so the model's train/eval flag stays as it was."""
     from archsearch.estimation.proxies.base import working_copy
-    from archsearch.estimation.training import count_flops
+    from archsearch.nn.measure import count_flops
 
     return float(count_flops(working_copy(model), x[:1]))

@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from archsearch.errors import ConfigError
-from archsearch.estimation.base import EVALUATORS, Evaluator, Reporter, TrialContext
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Reporter, Result
+from archsearch.estimation.base import EVALUATORS, Evaluator, TrialContext
+from archsearch.estimation.loop import intra_op_threads
 from archsearch.estimation.proxies.base import PROXIES
-from archsearch.estimation.training import TrainingEvaluator, intra_op_threads
-from archsearch.space.base import Architecture, SearchSpace
-from archsearch.trial import Result
+from archsearch.estimation.training import TrainingEvaluator
+from archsearch.space.base import SearchSpace
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -96,7 +98,7 @@ class ProxyEvaluator(Evaluator):
         import torch
         import torch.nn.functional as F
 
-        from archsearch.estimation.training import count_flops, count_params
+        from archsearch.nn.measure import count_flops, count_params
 
         space = self.trainer.space_of(arch)
         space.validate(arch)

@@ -22,7 +22,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
 
 # Relative noise values tried by marginal likelihood. Even noise-free benchmarks need a
 # floor: distinct cells can have identical graphs (kernel rows equal), and a surrogate

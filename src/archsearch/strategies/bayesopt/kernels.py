@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.genotype import Architecture
+from archsearch.space.base import SearchSpace
 from archsearch.space.encodings import LabelledDAG, labelled_dag, vector_encoding
 
 

@@ -56,8 +56,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.space.base import SearchSpace
 from archsearch.space.chain import ChainSpace
 from archsearch.strategies.bayesopt.kernels import ArchKernel
 

@@ -18,15 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.space.encodings import is_cell_space
 from archsearch.strategies.base import STRATEGIES, Strategy, require_minimums
 from archsearch.strategies.bayesopt import gp as gplib
 from archsearch.strategies.bayesopt.acquisition import ACQUISITIONS, make_acquisition
 from archsearch.strategies.bayesopt.kernels import ArchKernel, PathDistanceKernel, WLKernel
 from archsearch.strategies.seen import SeenArchitectures
-from archsearch.trial import Result, TrialState
 
 # Per-architecture caches (features, canonical keys) are dropped past this many entries.
 _MAX_CACHE = 200_000

@@ -1,1 +1,0 @@
-"""PyTorch networks built from genotypes (imports torch; `archsearch.space` does not)."""
