@@ -21,7 +21,6 @@ from archsearch.space.chain import ChainSpace, LayerSpec
 from archsearch.space.morphism import (
     MORPH_KINDS,
     Morph,
-    _from_layers,
     add_skip,
     apply_morph,
     available_morphs,
@@ -115,7 +114,7 @@ def test_widen_copies_units_and_divides_their_consumers() -> None:
         LayerSpec("conv", 6, 3, 1, "relu", ()),
         LayerSpec("conv", 6, 1, 1, "relu", ()),
     ]
-    arch = _from_layers(space, layers)
+    arch = space.from_layers(layers)
     net = space.build(arch, TASK).eval()
     child = widen(space, arch, 0, 10)
     cnet = morph_module(space, arch, child, net, TASK, rng=np.random.default_rng(1))
@@ -138,7 +137,7 @@ def test_unequal_split_preserves_the_function_and_breaks_symmetry() -> None:
     with `split_noise` the function is still preserved but one SGD step separates them."""
     space = SPACES["relu"]
     layers = [LayerSpec("conv", 6, 3, 1, "relu", ()), LayerSpec("conv", 6, 3, 1, "relu", ())]
-    arch = _from_layers(space, [*layers, LayerSpec("conv", 6, 1, 1, "relu", ())])
+    arch = space.from_layers([*layers, LayerSpec("conv", 6, 1, 1, "relu", ())])
     torch.manual_seed(0)
     net = space.build(arch, TASK).eval()
     child = widen(space, arch, 0, 10)
@@ -169,7 +168,7 @@ def test_deepen_only_where_an_identity_layer_exists() -> None:
         LayerSpec("conv", 8, 3, 1, "relu", ()),  # output >= 0
         LayerSpec("avg_pool", 8, 3, 1, "relu", ()),  # average of >= 0: >= 0
     ]
-    arch = _from_layers(space, layers)
+    arch = space.from_layers(layers)
     with pytest.raises(GenotypeError, match="negative"):
         deepen(space, arch, 0)
     child = deepen(space, arch, 1)
@@ -179,7 +178,7 @@ def test_deepen_only_where_an_identity_layer_exists() -> None:
     listed = {m.layer for m in available_morphs(space, arch) if m.kind == "deepen"}
     assert listed == {1, 2}
     # A pool on the image (which can be negative) cannot be followed by an inserted layer.
-    pooled = _from_layers(space, [LayerSpec("max_pool", 8, 3, 1, "relu", ()), *layers[1:]])
+    pooled = space.from_layers([LayerSpec("max_pool", 8, 3, 1, "relu", ()), *layers[1:]])
     assert all(m.layer != 0 for m in available_morphs(space, pooled) if m.kind == "deepen")
 
 
@@ -188,7 +187,7 @@ def test_deepen_shifts_skips() -> None:
     layers = [LayerSpec("conv", 6, 3, 1, "relu", ())] * 3 + [
         LayerSpec("conv", 10, 3, 1, "relu", (0, 1))
     ]
-    arch = _from_layers(space, layers)
+    arch = space.from_layers(layers)
     child = deepen(space, arch, 1)
     assert [spec.skips for spec in space.layers(child)] == [(), (), (), (), (0, 1)]
     child = deepen(space, arch, 0)
@@ -199,7 +198,7 @@ def test_invalid_morphs_are_clear_errors() -> None:
     space = SPACES["relu"]
     layers = [LayerSpec("conv", 10, 5, 1, "relu", ()), LayerSpec("max_pool", 6, 3, 1, "relu", ())]
     layers += [LayerSpec("conv", 6, 3, 1, "relu", (0,))]
-    arch = _from_layers(space, layers)
+    arch = space.from_layers(layers)
     with pytest.raises(GenotypeError, match="filters"):
         widen(space, arch, 0, 6)  # narrowing is not a morphism
     with pytest.raises(GenotypeError, match="not a conv"):
@@ -244,7 +243,7 @@ def test_one_morph_away_rejects_other_pairs() -> None:
 
 def test_random_morph_is_seeded_and_covers_every_kind() -> None:
     space = SPACES["relu"]
-    arch = _from_layers(space, [LayerSpec("conv", 6, 3, 1, "relu", ()) for _ in range(3)])
+    arch = space.from_layers([LayerSpec("conv", 6, 3, 1, "relu", ()) for _ in range(3)])
     a = [random_morph(space, arch, np.random.default_rng(s)) for s in range(40)]
     b = [random_morph(space, arch, np.random.default_rng(s)) for s in range(40)]
     assert a == b
@@ -265,8 +264,7 @@ def _ctx(number: int) -> TrialContext:
 
 def test_inherit_evaluator_starts_child_from_parent(tmp_path) -> None:  # type: ignore[no-untyped-def]
     space = DIGITS_SPACE
-    parent = _from_layers(
-        space,
+    parent = space.from_layers(
         [
             LayerSpec("conv", 16, 3, 1, "relu", ()),
             LayerSpec("conv", 16, 3, 2, "relu", ()),

@@ -10,7 +10,7 @@ from archsearch.core.trial import Reporter, Result, TrialState
 from archsearch.estimation.base import TrialContext
 from archsearch.estimation.inheritance import InheritanceEvaluator
 from archsearch.space.chain import ChainSpace, LayerSpec
-from archsearch.space.morphism import _from_layers, add_skip, deepen, one_morph_away, widen
+from archsearch.space.morphism import add_skip, deepen, one_morph_away, widen
 from archsearch.space.nb201 import NB201Space
 from archsearch.strategies import STRATEGIES
 from archsearch.strategies.morphism import (
@@ -34,7 +34,7 @@ def test_registered() -> None:
 
 
 def test_edit_distance_against_hand_computed_values() -> None:
-    a = _from_layers(SPACE, BASE)
+    a = SPACE.from_layers(BASE)
     assert edit_distance(SPACE, a, a) == 0.0
     # Widening 16 -> 32 filters: relative width difference 0.5, averaged over filters,
     # kernel, stride and activation: 0.125.
@@ -47,7 +47,7 @@ def test_edit_distance_against_hand_computed_values() -> None:
     assert edit_distance(SPACE, a, skip) == pytest.approx(1.0)
     # Symmetric, and a different op costs 1 per layer.
     assert edit_distance(SPACE, wide, skip) == pytest.approx(edit_distance(SPACE, skip, wide))
-    pooled = _from_layers(SPACE, [BASE[0], LayerSpec("max_pool", 16, 3, 2, "relu", ()), BASE[2]])
+    pooled = SPACE.from_layers([BASE[0], LayerSpec("max_pool", 16, 3, 2, "relu", ()), BASE[2]])
     assert edit_distance(SPACE, a, pooled) == pytest.approx(1.0)
     # The skip distance of Jin et al.: (|u1-u2| + |d1-d2|) / (max u + max d).
     assert skips_distance([(0, 2)], [(1, 2)]) == pytest.approx(1 / 3)
@@ -118,10 +118,10 @@ def test_gp_fits_the_observations() -> None:
 def test_search_prefers_the_better_branch() -> None:
     """With one clearly better trained architecture, the proposal is its child."""
     strategy = MorphismBO(SPACE, seed=0, n_init=3)
-    good = _from_layers(SPACE, BASE)
+    good = SPACE.from_layers(BASE)
     others = [
-        _from_layers(SPACE, [LayerSpec("avg_pool", 16, 3, 1, "relu", ()), BASE[1]]),
-        _from_layers(SPACE, [LayerSpec("identity", 16, 3, 1, "relu", ())] * 2),
+        SPACE.from_layers([LayerSpec("avg_pool", 16, 3, 1, "relu", ()), BASE[1]]),
+        SPACE.from_layers([LayerSpec("identity", 16, 3, 1, "relu", ())] * 2),
     ]
     for arch, score in [(good, 90.0), (others[0], 10.0), (others[1], 12.0)]:
         strategy._asked.add(arch)

@@ -42,7 +42,7 @@ from archsearch.estimation.loop import (
 from archsearch.estimation.training import TrainingEvaluator
 from archsearch.nn.measure import is_out_of_memory
 from archsearch.nn.morph import morph_module
-from archsearch.space.chain import ChainSpace
+from archsearch.space.capabilities import LayerwiseSpace
 from archsearch.space.morphism import MORPH_KINDS, Morph, one_morph_away
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -162,7 +162,7 @@ class InheritanceEvaluator(TrainingEvaluator):
         return out
 
     def find_parent(
-        self, space: ChainSpace, arch: Architecture
+        self, space: LayerwiseSpace, arch: Architecture
     ) -> tuple[StoredNetwork, Morph] | None:
         """The best stored network (by val_acc, then key) one morph away from `arch`."""
         best: tuple[StoredNetwork, Morph] | None = None
@@ -207,7 +207,7 @@ class InheritanceEvaluator(TrainingEvaluator):
     # --- trials ----------------------------------------------------------------------------
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> Result:
         space = self.space_of(arch)
-        if not isinstance(space, ChainSpace):  # no morphisms there: plain training
+        if not isinstance(space, LayerwiseSpace):  # no morphisms there: plain training
             return super().evaluate(arch, ctx)
         space.validate(arch)
         arch = space.canonicalize(arch)

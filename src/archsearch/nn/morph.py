@@ -12,7 +12,8 @@ import numpy as np
 
 from archsearch.core.errors import GenotypeError
 from archsearch.core.genotype import Architecture, TaskSpec
-from archsearch.space.chain import ChainSpace, LayerSpec
+from archsearch.space.capabilities import LayerwiseSpace
+from archsearch.space.chain import LayerSpec
 from archsearch.space.morphism import _CONVS, Morph, _out_channels, apply_morph, one_morph_away
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -167,7 +168,7 @@ def _identity_bn(bn: Any, mean: torch.Tensor | None, var: torch.Tensor | None) -
 
 
 def morph_module(
-    space: ChainSpace,
+    space: LayerwiseSpace,
     parent_arch: Architecture,
     child_arch: Architecture,
     parent: nn.Module,

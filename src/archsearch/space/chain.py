@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archsearch.core.errors import ConfigError
+from archsearch.core.errors import ConfigError, GenotypeError
 from archsearch.core.genotype import Architecture, Decision
 from archsearch.space.base import SPACES, SearchSpace
+from archsearch.space.capabilities import Growth
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -280,3 +281,56 @@ class ChainSpace(SearchSpace):
                 text += "<" + ",".join(f"L{j}" for j in layer.skips)
             parts.append(f"L{i}:{text}")
         return " | ".join(parts)
+
+    def from_layers(self, layers: Sequence[LayerSpec]) -> Architecture:
+        """The canonical genotype of these layers (inactive decisions at their defaults)."""
+        if not self.min_layers <= len(layers) <= self.max_layers:
+            raise GenotypeError(
+                f"morphisms: {len(layers)} layers is outside {self.min_layers}..{self.max_layers}"
+            )
+        get: dict[str, Any] = {"layers": len(layers)}
+        for i, spec in enumerate(layers):
+            get.update(
+                {
+                    f"L{i}.op": spec.op,
+                    f"L{i}.filters": spec.filters,
+                    f"L{i}.kernel": spec.kernel,
+                    f"L{i}.stride": spec.stride,
+                    f"L{i}.act": spec.act,
+                }
+            )
+            for j in range(i - 1):
+                get[f"L{i}.skip{j}"] = int(j in spec.skips)
+        values = []
+        for d in self.decisions():
+            if d.name in get:
+                values.append(get[d.name])
+            else:  # an inactive layer: any valid value, canonicalize() resets it
+                values.append(d.options[0])
+        return self.canonicalize(self.make(values))
+
+    def growth(self) -> Growth:
+        """PNAS's growth: the first `min_layers` layers as block 1, then one layer per
+        block; the depth follows the number of blocks."""
+        names = [d.name for d in self.decisions()]
+        layer_of = [int(n[1:].split(".")[0]) if n.startswith("L") else -1 for n in names]
+        first = [k for k, layer in enumerate(layer_of) if 0 <= layer < self.min_layers]
+        later = [
+            [k for k, layer in enumerate(layer_of) if layer == i]
+            for i in range(self.min_layers, self.max_layers)
+        ]
+        base = [self.min_layers] + [d.options[0] for d in self.decisions()[1:]]
+        canonical = self.canonicalize(Architecture(self.id, tuple(zip(names, base, strict=True))))
+        return ChainGrowth(self, [first, *later], canonical.values)
+
+
+class ChainGrowth(Growth):
+    """Chains: the depth follows the number of blocks, and genotypes are canonical."""
+
+    space: ChainSpace
+
+    def arch(self, values: Sequence[Any], n_blocks: int) -> Architecture:
+        values = list(values)
+        values[0] = self.space.min_layers + n_blocks - 1
+        raw = Architecture(self.space.id, tuple(zip(self.names, values, strict=True)))
+        return self.space.canonicalize(raw)

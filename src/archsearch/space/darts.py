@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from archsearch.core.errors import ConfigError, GenotypeError
 from archsearch.core.genotype import Architecture, Decision
 from archsearch.space.base import SPACES, GenotypeTextSpace
+from archsearch.space.capabilities import Growth
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -190,5 +191,23 @@ class DartsSpace(GenotypeTextSpace):
         return Architecture(
             arch.space, tuple(zip((n for n, _ in arch.choices), values, strict=True))
         )
+
+    def growth(self) -> Growth:
+        """PNAS's growth: one intermediate node (of both cells) per block; a node not yet
+        added is a copy of the node before it (a parameter-free identity, twice)."""
+        names = [d.name for d in self.decisions()]
+        index = {name: k for k, name in enumerate(names)}
+        blocks: list[list[int]] = []
+        absent: list[Any] = [None] * len(names)
+        for state in range(2, 2 + N_NODES):
+            block = []
+            for cell in CELLS:
+                fields = [f"{cell}.node{state}.{f}" for f in ("in1", "op1", "in2", "op2")]
+                block += [index[f] for f in fields]
+                # absent: a copy of the node before (parameter-free identity, twice)
+                for f, value in zip(fields, (state - 1, "skip_connect") * 2, strict=True):
+                    absent[index[f]] = value
+            blocks.append(block)
+        return Growth(self, blocks, absent)
 
     # --- the network --------------------------------------------------------------------------

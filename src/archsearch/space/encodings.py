@@ -4,12 +4,10 @@ Surrogate-based strategies (BANANAS, GP Bayesian optimisation) need more than th
 one-hot of `SearchSpace.encode`: which input->output paths a cell has, and the cell as a
 labelled graph for graph kernels. Everything here works on the genotype alone (no torch).
 
-Cell spaces plug in through one small protocol, `CellSpace`: a space with a method
-`edge_cells(arch) -> Sequence[EdgeCell]` (its cells as DAGs with an op on each edge) gets
-every encoding here. NAS-Bench-201 is supported without a method on the space
-(`as_cells` adapts it), so the space module stays untouched; another cell space (DARTS,
-NASNet) adds `edge_cells()`. Spaces that are not cells get `vector_encoding`, which falls
-back to the space's own one-hot `encode()`.
+Cell spaces plug in through one small protocol, `CellSpace` (`archsearch.space.
+capabilities`): a space with a method `edge_cells(arch) -> Sequence[EdgeCell]` (its cells
+as DAGs with an op on each edge) gets every encoding here. Spaces that are not cells get
+`vector_encoding`, which falls back to the space's own one-hot `encode()`.
 
 References: the path encoding is from White, Neiswanger and Savani, "BANANAS: Bayesian
 Optimization with Neural Architectures for Neural Architecture Search", AAAI 2021; the
@@ -20,89 +18,33 @@ ICLR 2021.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from archsearch.core.genotype import Architecture
 from archsearch.space.base import SearchSpace
-from archsearch.space.nb201 import EDGES as NB201_EDGES
-from archsearch.space.nb201 import OPS as NB201_OPS
-from archsearch.space.nb201 import NB201Space
+from archsearch.space.capabilities import CellSpace, EdgeCell
 
 INPUT_LABEL = "input"
 OUTPUT_LABEL = "output"
 
 
-@dataclass(frozen=True)
-class EdgeCell:
-    """A cell as a DAG with ops on its edges (the NB201 and DARTS convention).
-
-    Nodes are 0..n_nodes-1 in topological order; `inputs` are the cell's input nodes and
-    `output` its output node (-1: the last). `edges` are (from, to, op) triples. `ops`
-    is the op vocabulary of the space, which fixes the layout of fixed-length encodings
-    (so two cells of one space always encode to vectors of one length); ops in
-    `zero_ops` output zeros, so an edge carrying one does not exist as far as data flow
-    is concerned. `name` tells the cells of a multi-cell genotype apart (DARTS: "normal",
-    "reduce"). A space whose cells combine their nodes differently (DARTS concatenates
-    the intermediate nodes) writes that as edges to the output with an op of its own,
-    e.g. "concat".
-    """
-
-    n_nodes: int
-    edges: tuple[tuple[int, int, str], ...]
-    ops: tuple[str, ...]
-    inputs: tuple[int, ...] = (0,)
-    output: int = -1
-    zero_ops: frozenset[str] = frozenset({"none"})
-    name: str = ""
-
-    @property
-    def out_node(self) -> int:
-        return self.output if self.output >= 0 else self.n_nodes - 1
-
-    def live_edges(self) -> list[tuple[int, int, str]]:
-        """Edges whose op is not a zero op."""
-        return [e for e in self.edges if e[2] not in self.zero_ops]
-
-
-@runtime_checkable
-class CellSpace(Protocol):
-    """A space whose genotypes are cells: implement `edge_cells()` to get every encoding
-    here (one cell for NB201; a normal and a reduction cell for DARTS)."""
-
-    def edge_cells(self, arch: Architecture) -> Sequence[EdgeCell]: ...
-
-
-def _nb201_cell(ops: tuple[str, ...]) -> EdgeCell:
-    return EdgeCell(
-        n_nodes=4,
-        edges=tuple((i, j, ops[k]) for k, (i, j) in enumerate(NB201_EDGES)),
-        ops=NB201_OPS,
-    )
-
-
 def is_cell_space(space: SearchSpace) -> bool:
     """Whether `as_cells` (and so the path and graph encodings) works for `space`."""
-    return hasattr(space, "edge_cells") or isinstance(space, NB201Space)
+    return isinstance(space, CellSpace)
 
 
 def as_cells(space: SearchSpace, arch: Architecture) -> tuple[EdgeCell, ...]:
-    """The edge-labelled DAGs of `arch`: from the space's own `edge_cells()` where it has
-    one, from the built-in adapter for NAS-Bench-201, and a clear error otherwise."""
-    edge_cells = getattr(space, "edge_cells", None)  # cheaper than isinstance(CellSpace)
-    if edge_cells is not None:
-        return tuple(edge_cells(arch))
-    if isinstance(space, NB201Space):
-        return (_nb201_cell(arch.values),)
-    raise TypeError(
-        f"space {space.id} is not a cell space: give it a method "
-        "edge_cells(arch) -> Sequence[EdgeCell] (archsearch.space.encodings) to use path "
-        "and graph encodings"
-    )
+    """The edge-labelled DAGs of `arch`, from the space's `edge_cells()`."""
+    if not isinstance(space, CellSpace):
+        raise TypeError(
+            f"space {space.id} is not a cell space: give it a method "
+            "edge_cells(arch) -> Sequence[EdgeCell] (archsearch.space.capabilities) to use "
+            "path and graph encodings"
+        )
+    return tuple(space.edge_cells(arch))
 
 
 # --- path encoding (BANANAS) ------------------------------------------------------------------
@@ -161,10 +103,10 @@ def cell_path_encoding(cell: EdgeCell, counts: bool = False) -> np.ndarray:
 
 
 @lru_cache(maxsize=1 << 16)
-def _nb201_path_encoding(ops: tuple[str, ...], counts: bool) -> np.ndarray:
-    # NB201 is small (15,625 cells) and strategies encode the same candidates over and
-    # over: cache the vectors (read-only, so sharing them is safe).
-    vec = cell_path_encoding(_nb201_cell(ops), counts)
+def _cached_path_encoding(space: SearchSpace, arch: Architecture, counts: bool) -> np.ndarray:
+    # Strategies encode the same candidates over and over: cache the vectors per space
+    # object (read-only, so sharing them is safe).
+    vec = np.concatenate([cell_path_encoding(c, counts) for c in as_cells(space, arch)])
     vec.setflags(write=False)
     return vec
 
@@ -173,9 +115,7 @@ def path_encoding(space: SearchSpace, arch: Architecture, counts: bool = False) 
     """The BANANAS path encoding of `arch`: each cell's, concatenated (read-only for
     NB201: copy it to edit it). Its length grows as |ops|^(nodes - 1): fine for NB201
     (155), too large for DARTS-sized cells without truncation (as the paper notes)."""
-    if isinstance(space, NB201Space) and not hasattr(space, "edge_cells"):
-        return _nb201_path_encoding(arch.values, counts)
-    return np.concatenate([cell_path_encoding(c, counts) for c in as_cells(space, arch)])
+    return _cached_path_encoding(space, arch, counts)
 
 
 def vector_encoding(space: SearchSpace, arch: Architecture) -> np.ndarray:

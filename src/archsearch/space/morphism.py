@@ -51,7 +51,8 @@ import numpy as np
 
 from archsearch.core.errors import GenotypeError
 from archsearch.core.genotype import Architecture
-from archsearch.space.chain import ChainSpace, LayerSpec
+from archsearch.space.capabilities import LayerwiseSpace
+from archsearch.space.chain import LayerSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -84,38 +85,10 @@ class Morph:
 
 
 # --- genotype level -------------------------------------------------------------------------
-def _check(space: ChainSpace, arch: Architecture) -> list[LayerSpec]:
-    if not isinstance(space, ChainSpace):
+def _check(space: LayerwiseSpace, arch: Architecture) -> list[LayerSpec]:
+    if not isinstance(space, LayerwiseSpace):
         raise GenotypeError(f"morphisms: need a chain space, got {type(space).__name__}")
     return space.layers(arch)
-
-
-def _from_layers(space: ChainSpace, layers: Sequence[LayerSpec]) -> Architecture:
-    """The canonical genotype of these layers (inactive decisions at their defaults)."""
-    if not space.min_layers <= len(layers) <= space.max_layers:
-        raise GenotypeError(
-            f"morphisms: {len(layers)} layers is outside {space.min_layers}..{space.max_layers}"
-        )
-    get: dict[str, Any] = {"layers": len(layers)}
-    for i, spec in enumerate(layers):
-        get.update(
-            {
-                f"L{i}.op": spec.op,
-                f"L{i}.filters": spec.filters,
-                f"L{i}.kernel": spec.kernel,
-                f"L{i}.stride": spec.stride,
-                f"L{i}.act": spec.act,
-            }
-        )
-        for j in range(i - 1):
-            get[f"L{i}.skip{j}"] = int(j in spec.skips)
-    values = []
-    for d in space.decisions():
-        if d.name in get:
-            values.append(get[d.name])
-        else:  # an inactive layer: any valid value, canonicalize() resets it
-            values.append(d.options[0])
-    return space.canonicalize(space.make(values))
 
 
 def _out_channels(layers: Sequence[LayerSpec], in_channels: int) -> list[int]:
@@ -140,7 +113,7 @@ def _nonneg(layers: Sequence[LayerSpec]) -> list[bool]:
     return out
 
 
-def widen(space: ChainSpace, arch: Architecture, layer: int, filters: int) -> Architecture:
+def widen(space: LayerwiseSpace, arch: Architecture, layer: int, filters: int) -> Architecture:
     """Net2WiderNet on the genotype: conv layer `layer` gets `filters` (> its own)."""
     layers = _check(space, arch)
     if not 0 <= layer < len(layers) or layers[layer].op not in _CONVS:
@@ -153,10 +126,10 @@ def widen(space: ChainSpace, arch: Architecture, layer: int, filters: int) -> Ar
     new = list(layers)
     spec = layers[layer]
     new[layer] = LayerSpec(spec.op, filters, spec.kernel, spec.stride, spec.act, spec.skips)
-    return _from_layers(space, new)
+    return space.from_layers(new)
 
 
-def deepen_activation(space: ChainSpace, layers: Sequence[LayerSpec], after: int) -> str | None:
+def deepen_activation(space: LayerwiseSpace, layers: Sequence[LayerSpec], after: int) -> str | None:
     """The activation of a layer inserted after `after`, or None when no insertion there
     preserves the function: its input must be non-negative and the space must offer an
     activation that is the identity there (relu, else elu)."""
@@ -169,7 +142,7 @@ def deepen_activation(space: ChainSpace, layers: Sequence[LayerSpec], after: int
 
 
 def deepen(
-    space: ChainSpace, arch: Architecture, after: int, kernel: int | None = None
+    space: LayerwiseSpace, arch: Architecture, after: int, kernel: int | None = None
 ) -> Architecture:
     """Net2DeeperNet on the genotype: a stride-1 conv layer inserted after layer `after`,
     with as many filters as that layer outputs (which must be an option of the space)."""
@@ -206,7 +179,7 @@ def deepen(
     for spec in layers[after + 1 :]:
         skips = tuple(shift(j) for j in spec.skips)
         new.append(LayerSpec(spec.op, spec.filters, spec.kernel, spec.stride, spec.act, skips))
-    return _from_layers(space, new)
+    return space.from_layers(new)
 
 
 def _width(layers: Sequence[LayerSpec], index: int) -> int | None:
@@ -222,7 +195,7 @@ def _width(layers: Sequence[LayerSpec], index: int) -> int | None:
     return widths[index]
 
 
-def add_skip(space: ChainSpace, arch: Architecture, layer: int, source: int) -> Architecture:
+def add_skip(space: LayerwiseSpace, arch: Architecture, layer: int, source: int) -> Architecture:
     """A concatenated skip input from layer `source` to layer `layer` (source <= layer-2)."""
     layers = _check(space, arch)
     if not 0 <= layer < len(layers) or not 0 <= source <= layer - 2:
@@ -233,10 +206,10 @@ def add_skip(space: ChainSpace, arch: Architecture, layer: int, source: int) -> 
     new = list(layers)
     skips = tuple(sorted((*spec.skips, source)))
     new[layer] = LayerSpec(spec.op, spec.filters, spec.kernel, spec.stride, spec.act, skips)
-    return _from_layers(space, new)
+    return space.from_layers(new)
 
 
-def grow_kernel(space: ChainSpace, arch: Architecture, layer: int, kernel: int) -> Architecture:
+def grow_kernel(space: LayerwiseSpace, arch: Architecture, layer: int, kernel: int) -> Architecture:
     """Conv layer `layer`'s kernel grown to `kernel` (zero padding keeps the function)."""
     layers = _check(space, arch)
     if not 0 <= layer < len(layers) or layers[layer].op not in _CONVS:
@@ -249,10 +222,10 @@ def grow_kernel(space: ChainSpace, arch: Architecture, layer: int, kernel: int) 
     new = list(layers)
     spec = layers[layer]
     new[layer] = LayerSpec(spec.op, spec.filters, kernel, spec.stride, spec.act, spec.skips)
-    return _from_layers(space, new)
+    return space.from_layers(new)
 
 
-def apply_morph(space: ChainSpace, arch: Architecture, morph: Morph) -> Architecture:
+def apply_morph(space: LayerwiseSpace, arch: Architecture, morph: Morph) -> Architecture:
     """The child genotype of `arch` under `morph` (a `GenotypeError` if not applicable)."""
     if morph.kind == "widen":
         return widen(space, arch, morph.layer, morph.value)
@@ -265,7 +238,7 @@ def apply_morph(space: ChainSpace, arch: Architecture, morph: Morph) -> Architec
     raise GenotypeError(f"morph: unknown kind {morph.kind!r}; choose one of {list(MORPH_KINDS)}")
 
 
-def available_morphs(space: ChainSpace, arch: Architecture) -> list[Morph]:
+def available_morphs(space: LayerwiseSpace, arch: Architecture) -> list[Morph]:
     """Every morph applicable to `arch`, in a fixed order (kind, layer, value)."""
     layers = _check(space, arch)
     out: list[Morph] = []
@@ -286,7 +259,7 @@ def available_morphs(space: ChainSpace, arch: Architecture) -> list[Morph]:
 
 
 def random_morph(
-    space: ChainSpace, arch: Architecture, rng: np.random.Generator
+    space: LayerwiseSpace, arch: Architecture, rng: np.random.Generator
 ) -> tuple[Morph, Architecture] | None:
     """A uniformly chosen kind among those applicable, then a uniform morph of that kind;
     None when no morph applies (choosing the kind first keeps the many skip and widen
@@ -301,7 +274,9 @@ def random_morph(
     return morph, apply_morph(space, arch, morph)
 
 
-def one_morph_away(space: ChainSpace, parent: Architecture, child: Architecture) -> Morph | None:
+def one_morph_away(
+    space: LayerwiseSpace, parent: Architecture, child: Architecture
+) -> Morph | None:
     """The morph that turns `parent` into `child` (compared as canonical genotypes), or
     None when no single morph does."""
     try:

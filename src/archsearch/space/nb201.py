@@ -22,6 +22,7 @@ import numpy as np
 from archsearch.core.errors import ConfigError, GenotypeError
 from archsearch.core.genotype import Architecture, Decision
 from archsearch.space.base import SPACES, SearchSpace
+from archsearch.space.capabilities import EdgeCell, Growth
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -73,6 +74,21 @@ class NB201Space(SearchSpace):
         # table-speed benchmarks.
         codes = rng.integers(0, len(OPS), size=len(EDGES))
         return Architecture(self.id, tuple(zip(_EDGE_NAMES, [OPS[c] for c in codes], strict=True)))
+
+    def edge_cells(self, arch: Architecture) -> tuple[EdgeCell]:
+        """The cell as a DAG: nodes 0 (input) to 3 (output), an op on each edge."""
+        return (
+            EdgeCell(
+                4, tuple((i, j, op) for (i, j), op in zip(EDGES, arch.values, strict=True)), OPS
+            ),
+        )
+
+    def growth(self) -> Growth:
+        """PNAS's growth (see `archsearch.strategies.progressive`): the output node from
+        the start (block 1: edge 0->3), then node 1 with its edges, then node 2; edges
+        not yet added are `none`."""
+        # decisions are the edges 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2
+        return Growth(self, [(3,), (0, 4), (1, 2, 5)], ["none"] * len(EDGES))
 
     # --- official encodings -------------------------------------------------------------
     def to_arch_str(self, arch: Architecture) -> str:

@@ -44,7 +44,8 @@ from archsearch.core.errors import ConfigError
 from archsearch.core.genotype import Architecture
 from archsearch.core.trial import Result, TrialState
 from archsearch.space.base import SearchSpace
-from archsearch.space.chain import ACTIVATIONS, LAYER_OPS, ChainSpace, LayerSpec
+from archsearch.space.capabilities import LayerwiseSpace
+from archsearch.space.chain import ACTIVATIONS, LAYER_OPS, LayerSpec
 from archsearch.space.morphism import apply_morph, available_morphs
 from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.strategies.bayesopt.acquisition import upper_confidence_bound
@@ -119,14 +120,14 @@ class _Geometry:
     def __init__(self, space: SearchSpace, skip_weight: float) -> None:
         self.space = space
         self.skip_weight = skip_weight
-        self.chain = isinstance(space, ChainSpace)
+        self.chain = isinstance(space, LayerwiseSpace)
         self._features: dict[Architecture, Any] = {}
         self._skip_ids: dict[tuple[tuple[int, int], ...], int] = {}
         self._skip_sets: list[tuple[tuple[int, int], ...]] = []
         self._skip_cache: dict[tuple[int, int], float] = {}
 
     def children(self, arch: Architecture) -> list[Architecture]:
-        if isinstance(self.space, ChainSpace):
+        if isinstance(self.space, LayerwiseSpace):
             return [apply_morph(self.space, arch, m) for m in available_morphs(self.space, arch)]
         return list(self.space.neighbors(arch))
 
@@ -135,14 +136,16 @@ class _Geometry:
         if f is None:
             if len(self._features) > 100_000:
                 self._features.clear()
-            if isinstance(self.space, ChainSpace):
+            if isinstance(self.space, LayerwiseSpace):
                 f = self._chain_feature(self.space, arch)
             else:
                 f = np.array([hash(v) for v in arch.values], dtype=np.int64)
             self._features[arch] = f
         return f
 
-    def _chain_feature(self, space: ChainSpace, arch: Architecture) -> tuple[np.ndarray, int, int]:
+    def _chain_feature(
+        self, space: LayerwiseSpace, arch: Architecture
+    ) -> tuple[np.ndarray, int, int]:
         """(attributes: op id, kernel, stride, filters, act id per layer, padded to
         max_layers with op -1; the depth; the id of the skip set)."""
         layers = space.layers(arch)
@@ -221,7 +224,7 @@ class _Geometry:
 
 
 def edit_distance(
-    space: ChainSpace, a: Architecture, b: Architecture, skip_weight: float = 1.0
+    space: SearchSpace, a: Architecture, b: Architecture, skip_weight: float = 1.0
 ) -> float:
     """Auto-Keras's d(a, b) between two chain architectures."""
     return float(_Geometry(space, skip_weight).distances([a], [b])[0, 0])

@@ -51,7 +51,6 @@ the retrained surrogate and asks the top K.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -60,10 +59,8 @@ import numpy as np
 from archsearch.core.genotype import Architecture
 from archsearch.core.trial import Result, TrialState
 from archsearch.space.base import SearchSpace
-from archsearch.space.chain import ChainSpace
-from archsearch.space.darts import CELLS, N_NODES, DartsSpace
+from archsearch.space.capabilities import GrowableSpace, Growth, default_growth
 from archsearch.space.encodings import vector_encoding
-from archsearch.space.nb201 import NB201Space
 from archsearch.strategies.base import STRATEGIES, Strategy, require_minimums
 from archsearch.strategies.bayesopt.gp import check_transform, copula_transform, standardise
 from archsearch.strategies.mlp_ensemble import check_mlp, ensemble_forward, init_ensemble
@@ -75,90 +72,9 @@ if TYPE_CHECKING:  # pragma: no cover
 _MAX_FEATURES = 200_000  # cached encodings before the cache starts afresh
 
 
-class Growth:
-    """How the genotypes of a space grow block by block.
-
-    `blocks[k]` are the positions (in `space.decisions()` order) of the decisions that
-    block k sets; before block k is added they hold `absent`. A block's assignments are
-    numbered in mixed radix over its decisions' options (the last decision fastest), so
-    `sizes[k]` assignments exist and code c picks one.
-    """
-
-    def __init__(
-        self, space: SearchSpace, blocks: Sequence[Sequence[int]], absent: Sequence[Any]
-    ) -> None:
-        decisions = space.decisions()
-        self.space = space
-        self.names = tuple(d.name for d in decisions)
-        self.options = tuple(d.options for d in decisions)
-        self.blocks = tuple(tuple(int(i) for i in block) for block in blocks)
-        self.absent = tuple(absent)
-        if not self.blocks or any(not block for block in self.blocks):
-            raise ValueError("a growth needs one or more non-empty blocks")
-        self.sizes = tuple(math.prod(len(self.options[i]) for i in b) for b in self.blocks)
-
-    @property
-    def n_stages(self) -> int:
-        return len(self.blocks)
-
-    def set_block(self, values: Sequence[Any], block: int, code: int) -> tuple[Any, ...]:
-        """`values` with block `block` set to its `code`-th assignment."""
-        out = list(values)
-        for i in reversed(self.blocks[block]):
-            code, r = divmod(code, len(self.options[i]))
-            out[i] = self.options[i][r]
-        return tuple(out)
-
-    def arch(self, values: Sequence[Any], n_blocks: int) -> Architecture:
-        """The genotype of a cell with `n_blocks` blocks whose decisions hold `values`."""
-        return Architecture(self.space.id, tuple(zip(self.names, values, strict=True)))
-
-
-class _ChainGrowth(Growth):
-    """Chains: the depth follows the number of blocks, and genotypes are canonical."""
-
-    space: ChainSpace
-
-    def arch(self, values: Sequence[Any], n_blocks: int) -> Architecture:
-        values = list(values)
-        values[0] = self.space.min_layers + n_blocks - 1
-        raw = Architecture(self.space.id, tuple(zip(self.names, values, strict=True)))
-        return self.space.canonicalize(raw)
-
-
 def growth_plan(space: SearchSpace) -> Growth:
-    """The block-by-block growth of `space` (see the module docstring)."""
-    names = [d.name for d in space.decisions()]
-    index = {name: k for k, name in enumerate(names)}
-    if isinstance(space, NB201Space):
-        # decisions are the edges 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2
-        return Growth(space, [(3,), (0, 4), (1, 2, 5)], ["none"] * len(names))
-    if isinstance(space, DartsSpace):
-        blocks: list[list[int]] = []
-        absent: list[Any] = [None] * len(names)
-        for state in range(2, 2 + N_NODES):
-            block = []
-            for cell in CELLS:
-                fields = [f"{cell}.node{state}.{f}" for f in ("in1", "op1", "in2", "op2")]
-                block += [index[f] for f in fields]
-                # absent: a copy of the node before (parameter-free identity, twice)
-                for f, value in zip(fields, (state - 1, "skip_connect") * 2, strict=True):
-                    absent[index[f]] = value
-            blocks.append(block)
-        return Growth(space, blocks, absent)
-    if isinstance(space, ChainSpace):
-        layer_of = [int(n[1:].split(".")[0]) if n.startswith("L") else -1 for n in names]
-        first = [k for k, layer in enumerate(layer_of) if 0 <= layer < space.min_layers]
-        later = [
-            [k for k, layer in enumerate(layer_of) if layer == i]
-            for i in range(space.min_layers, space.max_layers)
-        ]
-        base = [space.min_layers] + [d.options[0] for d in space.decisions()[1:]]
-        canonical = space.canonicalize(Architecture(space.id, tuple(zip(names, base, strict=True))))
-        return _ChainGrowth(space, [first, *later], canonical.values)
-    n_blocks = min(4, len(names))
-    chunks = np.array_split(np.arange(len(names)), n_blocks)
-    return Growth(space, [c.tolist() for c in chunks], [d.options[0] for d in space.decisions()])
+    """The block-by-block growth of `space`: its own (`GrowableSpace`), else a default."""
+    return space.growth() if isinstance(space, GrowableSpace) else default_growth(space)
 
 
 @STRATEGIES.register("pnas")

@@ -59,7 +59,7 @@ import numpy as np
 from archsearch.core.errors import ConfigError
 from archsearch.core.genotype import Architecture
 from archsearch.space.base import SearchSpace
-from archsearch.space.chain import ChainSpace
+from archsearch.space.capabilities import LayerwiseSpace
 from archsearch.strategies.bayesopt.kernels import ArchKernel
 
 CONV_SCALE = math.sqrt(2) / 10  # NASBOT: cost per sqrt(kernel-size difference)
@@ -150,7 +150,7 @@ def _path_lengths(
     return [tuple(row) for row in out]
 
 
-def chain_network(space: ChainSpace, arch: Architecture) -> Network:
+def chain_network(space: LayerwiseSpace, arch: Architecture) -> Network:
     """The OTMANN view of a chain-space genotype: input, its layers (each fed by the
     layer before and its skip layers, channels concatenated), the decision layer (the
     linear head) and the output."""
@@ -303,7 +303,7 @@ class OTMANNKernel(ArchKernel):
         struct_coeff: float = 0.1,
         non_assignment: float = 1.0,
     ) -> None:
-        if not isinstance(space, ChainSpace):
+        if not isinstance(space, LayerwiseSpace):
             raise ConfigError(
                 f"kernel 'otmann' compares layer-wise networks: it needs the chain space, "
                 f"not {space.id}"
