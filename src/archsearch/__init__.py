@@ -9,6 +9,7 @@ from archsearch.core.errors import ArchsearchError, ConfigError, GenotypeError, 
 from archsearch.core.trial import Budget, Result, Trial, TrialState
 from archsearch.estimation import NB201Evaluator
 from archsearch.execution import InlineExecutor, SimulatedExecutor
+from archsearch.export import load_model
 from archsearch.space import Architecture, NB201Space, SearchSpace, get_space
 from archsearch.storage import InMemoryStorage, SQLiteStorage
 from archsearch.strategies import RandomSearch, RegularizedEvolution, Strategy
@@ -39,4 +40,5 @@ __all__ = [
     "TrialState",
     "__version__",
     "get_space",
+    "load_model",
 ]

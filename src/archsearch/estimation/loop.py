@@ -40,12 +40,15 @@ class TrainData:
 @dataclass
 class FinalFit:
     """A network retrained at full fidelity: the trained module (on the CPU, in eval
-    mode), its test metrics, the wall seconds it took, and its per-epoch training loss."""
+    mode), its test metrics, the wall seconds it took, its per-epoch training loss, and
+    the preprocessing its inputs went through (`archsearch.nn.preprocess.Normalize`'s
+    settings; None: inputs are used as they are)."""
 
     model: nn.Module
     metrics: dict[str, float]
     cost: float
     history: list[dict[str, float]] = field(default_factory=list)
+    preprocess: dict[str, Any] | None = None
 
 
 @contextmanager

@@ -391,7 +391,16 @@ class TrainingEvaluator(Evaluator):
             metrics["epochs"] = n_epochs
             metrics["params"] = count_params(model)
             metrics.update(self._cost_metrics(model, data))
-        return FinalFit(model.cpu().eval(), metrics, time.perf_counter() - start, history)
+        import torch
+
+        mean, std = self.dataset.stats()  # of all training data, as `_prepare(test=True)`
+        preprocess = {
+            "scale": 1 / 255 if self.dataset.x_train.dtype == torch.uint8 else 1.0,
+            "mean": mean.tolist(),
+            "std": std.tolist(),
+        }
+        cost = time.perf_counter() - start
+        return FinalFit(model.cpu().eval(), metrics, cost, history, preprocess)
 
     # --- helpers ---------------------------------------------------------------------------
     def _trial_rng(self, seed: int) -> AbstractContextManager[torch.Generator]:

@@ -40,7 +40,9 @@ SUMMARY_KEYS = (
     "latency_ms",
     "final_seconds",
     "total_seconds",
+    "load_max_abs_diff",
     "onnx_max_abs_diff",
+    "pt2_max_abs_diff",
 )
 Log = Callable[[str], None]
 
@@ -219,7 +221,7 @@ def run(
         epochs = int(min(config.final_epochs, max(1, (0.9 * remaining - fixed) // epoch_seconds)))
         log(f"final training: {epochs} epochs on all data (about {epochs * epoch_seconds:.0f} s)")
         fit = evaluator.final_fit(best.arch, seed=config.seed, epochs=epochs)
-        exported = _export(space, best.arch, fit.model, task, folder)
+        exported = _export(config, space, best.arch, fit, task, folder)
         summary = {
             "dataset": config.dataset,
             "trials": len(study.trials),
@@ -264,24 +266,17 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _export(space: Any, arch: Any, model: Any, task: Any, folder: Path) -> dict[str, Any]:
-    """Genotype JSON, weights, and ONNX checked against PyTorch; the file names."""
-    import torch
-
-    from archsearch.export import check_onnx, export_onnx, save_genotype, save_model
+def _export(
+    config: RunConfig, space: Any, arch: Any, fit: Any, task: Any, folder: Path
+) -> dict[str, Any]:
+    """The genotype JSON and the self-contained model (`save_bundle`: model.json, weights,
+    ONNX and torch.export, each checked against PyTorch); the file names."""
+    from archsearch.export import save_bundle, save_genotype
 
     folder.mkdir(parents=True, exist_ok=True)
     save_genotype(arch, folder / "best.json")
-    save_model(model, folder / "model.pt")
-    example = torch.zeros(2, *task.input_shape)
-    export_onnx(model, example, folder / "model.onnx")
-    difference = check_onnx(folder / "model.onnx", model, example)
-    return {
-        "genotype_file": str(folder / "best.json"),
-        "weights_file": str(folder / "model.pt"),
-        "onnx_file": str(folder / "model.onnx"),
-        "onnx_max_abs_diff": float(difference),
-    }
+    bundle = save_bundle(folder, space, config.space_options, arch, task, fit.model, fit.preprocess)
+    return {"genotype_file": str(folder / "best.json"), **bundle}
 
 
 def default_folder(config: RunConfig) -> Path:
