@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from archsearch.core.errors import ConfigError
-from archsearch.jobs.transfer import RESNET_STYLE, add_parser, main, search_and_transfer
+from archsearch.cli.transfer import add_parser, main
+from archsearch.jobs.transfer import RESNET_STYLE, search_and_transfer
 from archsearch.space.darts import DartsSpace
 
 TINY = {

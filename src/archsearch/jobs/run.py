@@ -119,6 +119,7 @@ class RunConfig(BaseModel):
                 "scheduler_options": self._scheduler_options(),
                 "evaluator": "train",
                 "evaluator_options": options,
+                "objectives": self.objectives,
                 "seed": self.seed,
             }
         )

@@ -50,6 +50,8 @@ class StudyConfig(BaseModel):
     scheduler_options: dict[str, Any] = {}
     metric: str | None = None
     mode: Literal["max", "min"] | None = None
+    #: several (metric, "max" | "min") objectives: a multi-objective study (see `Study`)
+    objectives: list[tuple[str, Literal["max", "min"]]] | None = None
     seed: int = 0
 
     @field_validator("space")
