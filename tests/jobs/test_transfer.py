@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from archsearch.core.errors import ConfigError
 from archsearch.cli.transfer import add_parser, main
+from archsearch.core.errors import ConfigError
 from archsearch.jobs.transfer import RESNET_STYLE, search_and_transfer
 from archsearch.space.darts import DartsSpace
 
