@@ -44,6 +44,7 @@ def add_parser(sub: Any) -> None:
         "and every zero-cost proxy",
     )
     p.add_argument("--threads", type=int, default=1, help="CPU threads")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", type=Path, help="also write the results as JSON here")
     p.add_argument("--quiet", action="store_true")
@@ -63,6 +64,7 @@ def main(args: argparse.Namespace) -> None:
     from archsearch.estimation.proxies import PROXIES, ProxyEvaluator
     from archsearch.estimation.training import TrainingEvaluator
     from archsearch.jobs.calibrate import calibrate
+    from archsearch.nn.device import resolve_device
     from archsearch.space.base import get_space
 
     if args.sample < 3:
@@ -72,6 +74,7 @@ def main(args: argparse.Namespace) -> None:
         "space": space,
         "data_dir": args.data_dir,
         "threads": args.threads,
+        "device": resolve_device(args.device),
         "split_seed": args.seed,
     }
     reference_settings = _settings(args.reference)

@@ -73,6 +73,17 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="random crop and flip in the final training (default: on for CIFAR-10 only)",
     )
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (CUDA, else MPS, else CPU), cpu, cuda[:N] or mps (default: auto)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="autocast precision of training on a GPU (default: fp32)",
+    )
     p.add_argument("--workers", type=int, default=2, help="trials at once, one process each")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per trial")
     p.add_argument("--max-params", type=int, help="reject larger networks before training")
@@ -111,6 +122,8 @@ def main(args: argparse.Namespace) -> None:
             "resolution": args.resolution,
             "batch_size": args.batch_size,
             "augment": args.augment,
+            "device": args.device,
+            "precision": args.precision,
             "workers": args.workers,
             "threads": args.threads,
             "max_params": args.max_params,

@@ -114,6 +114,7 @@ def train_epochs(
     on_epoch: Callable[[int, float, float], None] | None = None,
     first_epoch: int = 1,
     schedule_epochs: int | None = None,
+    precision: str = "fp32",
 ) -> float:
     """Train up to epoch `epochs`; returns the last epoch's mean training loss.
 
@@ -126,7 +127,8 @@ def train_epochs(
     the last partial batch (batch norm needs more than one sample, and equal batches
     keep the schedule simple); the learning rate follows `cosine_lr` per step.
     `on_epoch(epoch, train_loss, seconds)` runs after each epoch (epochs count from 1),
-    with the seconds that epoch's training steps took.
+    with the seconds that epoch's training steps took. `precision` "bf16" or "fp16"
+    runs the forward pass under autocast (a GPU device; fp16 with loss scaling).
     Raises `TrainingDiverged` on a non-finite loss, or one above `diverge_factor` times
     the first step's (floored at ln(classes), a chance-level loss).
     """
@@ -134,6 +136,7 @@ def train_epochs(
     import torch.nn.functional as F
 
     from archsearch.datasets.transforms import augment
+    from archsearch.nn.device import autocast
 
     x, y = data.x_train, data.y_train
     n = len(y)
@@ -143,6 +146,8 @@ def train_epochs(
     step = (first_epoch - 1) * per_epoch
     first_step = step
     train_loss = math.nan
+    device = str(x.device)
+    scaler = torch.amp.GradScaler(enabled=precision == "fp16")
     model.train()
     for epoch in range(first_epoch, epochs + 1):
         started = time.perf_counter()
@@ -155,17 +160,20 @@ def train_epochs(
                 xb = augment(xb, data.padding, generator)
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(lr, step, total)
-            loss = F.cross_entropy(model(xb), yb)
+            with autocast(device, precision):
+                loss = F.cross_entropy(model(xb), yb)
             value = loss.item()
             if not math.isfinite(value) or value > limit:
                 raise TrainingDiverged(f"loss diverged at epoch {epoch}: {value:.4g}")
             if step == first_step and diverge_factor is not None:
                 limit = diverge_factor * max(value, math.log(max(2, data.task.num_classes)))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
             if grad_clip is not None:
+                scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             loss_sum += value
             step += 1
         train_loss = loss_sum / per_epoch

@@ -128,7 +128,8 @@ class TrainingEvaluator(Evaluator):
         val_fraction: float = 0.1,
         split_seed: int = 0,
         threads: int = 1,
-        device: str = "cpu",
+        device: str = "auto",
+        precision: str = "fp32",
         max_params: int | None = None,
         max_flops: float | None = None,
         max_memory_mb: float | None = None,
@@ -170,8 +171,8 @@ class TrainingEvaluator(Evaluator):
         for key, limit in limits.items():
             if limit is not None and not limit > 0:
                 raise ConfigError(f"{key} must be > 0, got {limit}")
-        if not str(device).startswith(("cpu", "cuda", "mps")):
-            raise ConfigError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+        if not str(device).startswith(("auto", "cpu", "cuda", "mps")):
+            raise ConfigError(f"device: choose auto, cpu, cuda[:N] or mps, not {device!r}")
         self._dataset_arg = dataset
         self.space = get_space(space) if isinstance(space, str) else space
         self.data_dir = data_dir
@@ -188,7 +189,9 @@ class TrainingEvaluator(Evaluator):
         self.val_fraction = float(val_fraction)
         self.split_seed = int(split_seed)
         self.threads = int(threads)
-        self.device = str(device)
+        self.device_name = str(device)
+        self._device: str | None = None
+        self.precision = str(precision)
         self.max_params = max_params
         self.max_flops = max_flops
         self.max_memory_mb = max_memory_mb
@@ -222,6 +225,17 @@ class TrainingEvaluator(Evaluator):
         if self._split is None:
             self._split = self.dataset.split(self.split_seed, self.val_fraction)
         return self._split
+
+    @property
+    def device(self) -> str:
+        """The torch device trials train on: `device` ("auto", "cpu", "cuda", "mps")
+        resolved on first use, so that building the evaluator imports no torch."""
+        if self._device is None:
+            from archsearch.nn.device import check_precision, resolve_device
+
+            self._device = resolve_device(self.device_name)
+            check_precision(self.precision, self._device)
+        return self._device
 
     def split_record(self) -> dict[str, Any]:
         """The train/validation split as a record to store with the study."""
@@ -325,6 +339,7 @@ class TrainingEvaluator(Evaluator):
                         on_epoch=on_epoch,
                         first_epoch=first_epoch,
                         schedule_epochs=horizon,
+                        precision=self.precision,
                     )
 
                 stopped = train_trial(
@@ -385,6 +400,7 @@ class TrainingEvaluator(Evaluator):
                 grad_clip=self.grad_clip,
                 diverge_factor=self.diverge_factor,
                 on_epoch=on_epoch,
+                precision=self.precision,
             )
             test_loss, test_acc = score(model, data.x_eval, data.y_eval, self.eval_batch_size)
             metrics = {"test_acc": test_acc, "test_loss": test_loss, "train_loss": train_loss}
@@ -489,7 +505,8 @@ class TrainingEvaluator(Evaluator):
             "val_fraction": self.val_fraction,
             "split_seed": self.split_seed,
             "threads": self.threads,
-            "device": self.device,
+            "device": self.device_name,
+            "precision": self.precision,
             "max_params": self.max_params,
             "max_flops": self.max_flops,
             "max_memory_mb": self.max_memory_mb,

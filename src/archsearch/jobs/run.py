@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -73,6 +73,8 @@ class RunConfig(BaseModel):
     batch_size: int = Field(128, ge=1)
     optimizer: str = "sgd"
     lr: float | None = None
+    device: str = "auto"  # auto, cpu, cuda[:N] or mps (archsearch.nn.device)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast off the CPU
     workers: int = Field(2, ge=1)  # trials at once, each in its own process
     threads: int = Field(1, ge=1)  # per trial; the final training uses workers x threads
     max_params: int | None = None
@@ -104,6 +106,8 @@ class RunConfig(BaseModel):
             "optimizer": self.optimizer,
             "lr": self.lr,
             "threads": self.threads,
+            "device": self.device,
+            "precision": self.precision,
             "split_seed": self.seed,
             "val_fraction": self.val_fraction,
             "max_params": self.max_params,
