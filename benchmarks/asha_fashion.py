@@ -22,7 +22,7 @@ from typing import Any
 
 from reporting import RESULTS, header, write
 
-from archsearch.cli.common import key_value_option
+from archsearch.cli.flags import key_value_option
 from archsearch.execution.process_pool import ProcessPoolExecutor
 from archsearch.jobs.run import CHAIN_DEFAULTS
 from archsearch.schedulers import ASHA, FIFOScheduler, Scheduler

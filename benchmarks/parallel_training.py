@@ -33,7 +33,7 @@ from pathlib import Path
 
 from reporting import RESULTS, header, write
 
-from archsearch.cli.common import key_value_option
+from archsearch.cli.flags import key_value_option
 from archsearch.core.trial import TrialState
 from archsearch.estimation.constraints import StaticLimits
 from archsearch.execution.base import Executor

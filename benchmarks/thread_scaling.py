@@ -29,7 +29,7 @@ from typing import Any
 
 from reporting import RESULTS, header, write
 
-from archsearch.cli.common import key_value_option
+from archsearch.cli.flags import key_value_option
 from archsearch.core.genotype import Architecture
 from archsearch.core.trial import Reporter
 from archsearch.estimation.base import TrialContext

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archsearch.jobs.run import RunConfig, run
+from archsearch import RunConfig, run
 
 x = np.random.rand(600, 16, 16).astype("float32")  # your images: (N, H, W[, C])
 y = (x.mean(axis=(1, 2)) > 0.5).astype("int64")  # your labels

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from archsearch import RunConfig, run
 from archsearch.cli import main
 from archsearch.core.errors import StudyError
-from archsearch.jobs.run import RunConfig, run
 
 pytest.importorskip("torch")
 
@@ -25,7 +25,7 @@ def test_run_end_to_end_and_resume(tmp_path: Path) -> None:
         time_budget="25s", search_epochs=1, final_epochs=3, threads=1, max_params=20_000
     )
     folder = tmp_path / "run"
-    summary = run(config, folder, log=lambda _: None)
+    summary = run(config, folder)
     assert summary["trials"] >= 2 and 0 <= summary["test_acc"] <= 100
     assert summary["onnx_max_abs_diff"] < 1e-4
     for name in ("best.json", "model.json", "model.pt", "model.onnx", "model.pt2", "report.html"):
@@ -55,11 +55,11 @@ def test_run_end_to_end_and_resume(tmp_path: Path) -> None:
         if state == "REJECTED":
             assert error.startswith("constraint: params")
     # The same config again finds the run complete; another config is refused.
-    assert run(config, folder, log=lambda _: None) == json.loads(
+    assert run(config, folder) == json.loads(
         (folder / "summary.json").read_text()
     )
     with pytest.raises(StudyError, match="different config"):
-        run(RunConfig(time_budget="25s", search_epochs=2), folder, log=lambda _: None)
+        run(RunConfig(time_budget="25s", search_epochs=2), folder)
 
 
 def test_run_cli_bad_input(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from archsearch.cli import main
-from archsearch.cli.common import DB_NAME, stored
+from archsearch.cli.common import stored
 from archsearch.core.genotype import Architecture
 from archsearch.core.trial import Trial, TrialState
 from archsearch.storage import SQLiteStorage
 from archsearch.study import Study
 from archsearch.study.config import build_components
+from archsearch.study.folder import DB_NAME
 from archsearch.study.selection import best_trial, ranked
 
 CASES = {

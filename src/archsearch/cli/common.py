@@ -1,12 +1,12 @@
-"""What the commands share: the parser that fails in one line, KEY=VALUE options, the
-execution flags, reading a stored study, and the progress display."""
+"""What the commands share: the parser that fails in one line, the execution flags,
+running a job with a progress display, and reading a stored study."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from archsearch.core.errors import ConfigError, StudyError
-from archsearch.core.trial import Budget, Trial
+from archsearch.core.trial import Budget, Trial, TrialState
 from archsearch.execution import (
     Executor,
     InlineExecutor,
@@ -22,13 +22,13 @@ from archsearch.execution import (
     RayExecutor,
     SimulatedExecutor,
 )
+from archsearch.jobs import JobConfig, Runtime, job_of, run_job
+from archsearch.jobs.search import TABULAR_EVALUATORS, SearchConfig
 from archsearch.space.base import SearchSpace
 from archsearch.storage.sqlite import SQLiteStorage
 from archsearch.study import Study
 from archsearch.study.config import StudyConfig, build_components
-
-DB_NAME = "study.db"
-TABULAR_EVALUATORS = ("nb201",)  # scored by look-up: their cost runs a simulated clock
+from archsearch.study.folder import DB_NAME
 
 
 class Parser(argparse.ArgumentParser):
@@ -39,34 +39,6 @@ class Parser(argparse.ArgumentParser):
 def fail(message: str) -> NoReturn:
     print(f"archsearch: error: {message}", file=sys.stderr)
     raise SystemExit(2)
-
-
-def key_value_option(text: str) -> tuple[str, Any]:
-    """argparse type of `--space-option` and the like: KEY=VALUE, the value JSON if it
-    parses (numbers, lists), else a string."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value  # a bare word is a string
-
-
-def add_scheduler_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--scheduler",
-        default="fifo",
-        help="fifo (default), sh, hyperband, asha; BOHB is --strategy bohb --scheduler hyperband",
-    )
-    p.add_argument(
-        "--scheduler-option",
-        type=key_value_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="e.g. eta=3, min_resource=1, max_resource=27 or resources=[12,200] (repeatable)",
-    )
 
 
 def add_execution_options(p: argparse.ArgumentParser) -> None:
@@ -90,29 +62,33 @@ def add_execution_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def make_executor(args: argparse.Namespace, config: StudyConfig) -> Executor:
-    kind = args.executor
-    if kind == "auto":
-        kind = "simulated" if config.evaluator in TABULAR_EVALUATORS else "inline"
+def executor_factory(args: argparse.Namespace, config: JobConfig) -> Callable[[], Executor] | None:
+    """The executor the execution flags ask for (None: the job's own default)."""
+    if not hasattr(args, "executor"):
+        return None
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     if args.max_retries < 0:
         raise ConfigError(f"--max-retries must be >= 0, got {args.max_retries}")
+    kind = args.executor
+    if kind == "auto":
+        tabular = isinstance(config, SearchConfig) and config.benchmark in TABULAR_EVALUATORS
+        kind = "simulated" if tabular else "inline"
     if args.trial_timeout is not None and kind not in ("pool", "ray"):
         raise ConfigError(
             "--trial-timeout needs --executor pool or ray (inline trials cannot stop)"
         )
     if kind == "inline":
-        return InlineExecutor()
+        return InlineExecutor
     if kind == "simulated":
-        return SimulatedExecutor(args.workers or 1)
+        return lambda: SimulatedExecutor(args.workers or 1)
     if kind == "pool":
-        return ProcessPoolExecutor(
+        return lambda: ProcessPoolExecutor(
             args.workers or 2,
             threads_per_worker=args.threads_per_worker,
             trial_timeout=args.trial_timeout,
         )
-    return RayExecutor(
+    return lambda: RayExecutor(
         args.workers,
         num_cpus=args.threads_per_worker,
         num_gpus=args.gpus_per_trial,
@@ -121,15 +97,35 @@ def make_executor(args: argparse.Namespace, config: StudyConfig) -> Executor:
     )
 
 
+def run_with_progress(
+    config: JobConfig, folder: Path, args: argparse.Namespace, *, show: bool = True
+) -> dict[str, Any]:
+    """Run (or continue) a job with a progress display; return its summary (and print
+    it, with `show`)."""
+    job = job_of(config)
+    executor = executor_factory(args, config)  # bad flags before any output
+    with Progress(job.budget(config), args.quiet) as progress:
+        runtime = Runtime(
+            log=progress.log,
+            callbacks=(progress.update,),
+            executor=executor,
+            max_retries=getattr(args, "max_retries", 1),
+        )
+        summary = run_job(config, folder, runtime)
+    if show:
+        print_summary(folder, summary)
+    return summary
+
+
 def stored(folder: Path) -> tuple[StudyConfig, Budget]:
-    """A study's config and budget, read without writing anything."""
+    """A folder's search config and budget, read without writing anything."""
     db = folder / DB_NAME
     if not db.exists():
         raise StudyError(f"{folder}: no study here (missing {DB_NAME})")
     with SQLiteStorage(db, readonly=True) as storage:
         config, budget = storage.get_meta("config"), storage.get_meta("budget")
     if config is None or budget is None:
-        raise StudyError(f"{db}: holds no study config")
+        raise StudyError(f"{db}: holds no search (this job has no trials)")
     return StudyConfig.parse(config), Budget.parse(budget)
 
 
@@ -144,8 +140,8 @@ def load_study(folder: Path) -> tuple[StudyConfig, Budget, list[Trial], SearchSp
 class Progress:
     """A rich progress bar over the budget (trials or clock seconds), redrawn at most 10x/s."""
 
-    def __init__(self, budget: Budget, quiet: bool, already: int) -> None:
-        self.budget, self.quiet, self.already = budget, quiet, already
+    def __init__(self, budget: Budget | None, quiet: bool) -> None:
+        self.budget, self.quiet = budget, quiet
         self._last = 0.0
         self._latest: tuple[Study, Trial] | None = None
 
@@ -161,7 +157,8 @@ class Progress:
                 TimeElapsedColumn(),
                 transient=False,
             )
-            total = self.budget.trials if self.budget.seconds is None else self.budget.seconds
+            budget = self.budget
+            total = None if budget is None else budget.seconds or budget.trials
             self.task = self.bar.add_task("search", total=total, info="", completed=0)
             self.bar.start()
         return self
@@ -176,7 +173,8 @@ class Progress:
         if self.quiet or (now - self._last < 0.1 and not force):
             return
         self._last = now
-        done = len(study.trials) if self.budget.seconds is None else (trial.clock_end or 0.0)
+        seconds = self.budget is not None and self.budget.seconds is not None
+        done = (trial.clock_end or 0.0) if seconds else len(study.trials)
         best = max((t.score for t in study.trials if t.score is not None), default=None)
         info = f"{len(study.trials)} trials" + ("" if best is None else f", best score {best:.3f}")
         self.bar.update(self.task, completed=done, info=info)
@@ -188,32 +186,28 @@ class Progress:
             self.bar.stop()
 
 
-def print_summary(study: Study, folder: Path, new: int) -> None:
-
+def print_summary(folder: Path, summary: dict[str, Any]) -> None:
+    """A job's summary: its trial counts, then a two-column table (the config left out:
+    `--print-config` shows it)."""
     console = Console()
-    s = study.summary()
-    console.print(
-        f"{folder}: {s['trials']} trials ({s['COMPLETE']} complete, {s['FAILED']} failed, "
-        f"{s['PRUNED']} pruned); {new} new in this run"
+    if "trials" in summary and "COMPLETE" in summary:
+        new = summary.get("new_in_this_run")
+        console.print(
+            f"{folder}: {summary['trials']} trials ({summary['COMPLETE']} complete, "
+            f"{summary['FAILED']} failed, {summary['PRUNED']} pruned)"
+            + ("" if new is None else f"; {new} new in this run")
+        )
+    title = (
+        f"best architecture: trial {summary['best_trial']}"
+        if "best_trial" in summary
+        else str(folder)
     )
-    if study.completed():
-        best = study.best()
-        table = Table(title=f"best architecture: trial {best.number}", show_header=False)
-        table.add_column(overflow="fold")
-        table.add_column(overflow="fold")
-        table.add_row("architecture", study.space.describe(best.arch))
-        for name, value in best.metrics.items():
-            table.add_row(name, f"{value:.4g}")
-        console.print(table)
-
-
-def parse_objectives(text: str | None) -> list[tuple[str, str]] | None:
-    if text is None:
-        return None
-    pairs = []
-    for item in text.split(","):
-        metric, _, direction = item.partition(":")
-        if direction not in ("max", "min") or not metric:
-            raise ConfigError(f"--objectives: write METRIC:max or METRIC:min, not {item!r}")
-        pairs.append((metric, direction))
-    return pairs
+    table = Table(title=title, show_header=False)
+    table.add_column(overflow="fold")
+    table.add_column(overflow="fold")
+    hidden = {"config", "job", "genotype", "trials", "new_in_this_run", *TrialState.__members__}
+    for key, value in summary.items():
+        if key in hidden or isinstance(value, dict | list):
+            continue
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console.print(table)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archsearch.core.genotype import TaskSpec
@@ -206,6 +207,54 @@ class CheckpointError(RuntimeError):
     """A promoted trial's parent checkpoint is missing or unreadable (the trial fails)."""
 
 
+def save_training(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    epoch: int,
+    history: list[dict[str, float]] | None = None,
+) -> None:
+    """Write what training needs to continue exactly where it stopped (weights, optimizer
+    state, batch-order and global RNG states, epochs done, per-epoch history),
+    atomically: a kill mid-write leaves the previous file or none, never half of one."""
+    import torch
+
+    from archsearch.core.atomic import atomic_write
+
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "epoch": epoch,
+        "history": history or [],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_training(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> tuple[int, list[dict[str, float]]]:
+    """Restore a `save_training` file into `model`, `optimizer` and the RNGs; returns the
+    epochs it had done and their history. Raises `CheckpointError` naming the file."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        return int(state["epoch"]), list(state.get("history", []))
+    except Exception as e:  # a truncated or corrupt file: say which
+        raise CheckpointError(f"checkpoint {path.name} is unreadable: {e}") from e
+
+
 def save_checkpoint(
     ctx: TrialContext,
     model: nn.Module,
@@ -213,23 +262,10 @@ def save_checkpoint(
     generator: torch.Generator,
     epoch: int,
 ) -> None:
-    """Write what a promotion needs to continue exactly where this trial stopped (weights,
-    optimizer state, batch-order and global RNG states, epochs done), atomically: a kill
-    mid-write leaves the previous file or none, never half of one."""
-    import torch
-
-    from archsearch.core.atomic import atomic_write
-
+    """This trial's checkpoint, for the promotions that continue it."""
     path = ctx.checkpoint_path()
     assert path is not None
-    state = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "generator": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "epoch": epoch,
-    }
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    save_training(path, model, optimizer, generator, epoch)
 
 
 def load_checkpoint(
@@ -238,24 +274,14 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
 ) -> int:
-    """Restore the parent trial's checkpoint into `model`, `optimizer` and the RNGs;
-    returns the epochs it had done. Raises `CheckpointError` naming the file."""
-    import torch
-
+    """Restore the parent trial's checkpoint; returns the epochs it had done."""
     path = ctx.checkpoint_path(ctx.parent)
     if path is None or not path.exists():
         raise CheckpointError(f"trial {ctx.parent}'s checkpoint is missing ({path})")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        return int(state["epoch"])
-    except Exception as e:  # a truncated or corrupt file: say which, fail this trial only
-        raise CheckpointError(
-            f"trial {ctx.parent}'s checkpoint {path.name} is unreadable: {e}"
-        ) from e
+        return load_training(path, model, optimizer, generator)[0]
+    except CheckpointError as e:
+        raise CheckpointError(f"trial {ctx.parent}'s {e}") from e
 
 
 def train_trial(

@@ -32,6 +32,7 @@ import copy
 import math
 import time
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archsearch.core.errors import ConfigError, require_whole_numbers
@@ -42,7 +43,9 @@ from archsearch.estimation.loop import (
     FinalFit,
     TrainData,
     intra_op_threads,
+    load_training,
     make_optimizer,
+    save_training,
     score,
     seeded,
     train_epochs,
@@ -365,9 +368,15 @@ class TrainingEvaluator(Evaluator):
         seed: int = 0,
         epochs: int | None = None,
         reporter: Reporter | None = None,
+        checkpoint: Path | None = None,
     ) -> FinalFit:
         """Retrain `arch` at full fidelity (all training data, i.e. train + validation,
         at the native resolution) and score it once on the test split.
+
+        With a `checkpoint` file the training state is saved after every epoch, and a
+        fit started again with the same file continues after the last saved epoch: a
+        killed final training loses no finished epoch, and ends as one run straight
+        through would.
 
         `epochs` defaults to `final_epochs`, else `epochs`. The test set is never looked
         at during training; `reporter` (if given) receives each epoch's training loss.
@@ -389,19 +398,33 @@ class TrainingEvaluator(Evaluator):
 
         with self._trial_rng(seed) as generator, intra_op_threads(self.threads):
             model = space.build(arch, data.task).to(self.device)
+            optimizer = self._optimizer(model)
+            done = 0
+            if checkpoint is not None and checkpoint.exists():
+                done, history[:] = load_training(checkpoint, model, optimizer, generator)
+
+            def save(epoch: int, train_loss: float, seconds: float) -> None:
+                on_epoch(epoch, train_loss, seconds)
+                if checkpoint is not None:
+                    save_training(checkpoint, model, optimizer, generator, epoch, history)
+
             train_loss = train_epochs(
                 model,
                 data,
-                self._optimizer(model),
+                optimizer,
                 epochs=n_epochs,
                 batch_size=self.batch_size,
                 lr=self.lr,
                 generator=generator,
                 grad_clip=self.grad_clip,
                 diverge_factor=self.diverge_factor,
-                on_epoch=on_epoch,
+                on_epoch=save,
+                first_epoch=done + 1,
+                schedule_epochs=n_epochs,
                 precision=self.precision,
             )
+            if done >= n_epochs:  # trained to the end before a kill: the saved loss
+                train_loss = history[-1]["train_loss"]
             test_loss, test_acc = score(model, data.x_eval, data.y_eval, self.eval_batch_size)
             metrics = {"test_acc": test_acc, "test_loss": test_loss, "train_loss": train_loss}
             metrics["epochs"] = n_epochs

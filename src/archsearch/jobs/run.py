@@ -4,28 +4,28 @@ at full fidelity, test it, export it and write a report.
     search (low fidelity, a share of the budget) -> final training (the rest) -> test ->
     genotype JSON + weights + ONNX (checked against PyTorch) + HTML report + summary
 
-Everything lives in one study folder; running the same config again resumes the search
-where it stopped and redoes only the stages that did not finish.
+Everything lives in one study folder (`archsearch.study.folder`); running the same
+config again (or `archsearch resume FOLDER`) continues after any crash: the search by
+replay, the final training from its last epoch checkpoint, finished steps read back.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from archsearch.core.errors import ConfigError, StudyError
 from archsearch.core.trial import Budget
 from archsearch.execution import Executor, InlineExecutor, ProcessPoolExecutor
-from archsearch.storage.sqlite import SQLiteStorage
-from archsearch.study import Callback, Study
+from archsearch.jobs.base import JOBS, Job, JobConfig, Runtime
+from archsearch.jobs.search import check_study
+from archsearch.study import Study
 from archsearch.study.config import StudyConfig, build_components, build_scheduler, parse_model
+from archsearch.study.folder import StudyFolder
 
-DB_NAME = "study.db"
 CHAIN_DEFAULTS: dict[str, Any] = {"filters": [32, 64, 128]}
 #: the numbers of a run's summary worth showing (the CLI's table, benchmark records)
 SUMMARY_KEYS = (
@@ -47,41 +47,68 @@ SUMMARY_KEYS = (
 Log = Callable[[str], None]
 
 
-class RunConfig(BaseModel):
+class RunConfig(JobConfig):
     """What `archsearch run` does; the defaults are the README's main job (digits)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    dataset: str = "digits"
-    data_dir: str | None = None
-    space: str = "chain"
-    space_options: dict[str, Any] = Field(default_factory=dict)
-    strategy: str = "re"
-    strategy_options: dict[str, Any] = Field(default_factory=dict)
-    # a multi-fidelity scheduler (sh, hyperband, asha) runs candidates from 1 epoch up to
-    # search_epochs unless its options say otherwise
-    scheduler: str = "fifo"
-    scheduler_options: dict[str, Any] = Field(default_factory=dict)
-    time_budget: str = "4m"  # search and final training together
-    search_share: float = Field(0.6, gt=0.0, lt=1.0)
-    search_epochs: int = Field(5, ge=1)  # the low fidelity of the search
-    data_fraction: float = Field(1.0, gt=0.0, le=1.0)
-    resolution: int | None = None
-    final_epochs: int = Field(100, ge=1)  # at most; fewer if the budget runs short
-    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    augment: bool | None = None  # crop and flip in the final training (default: the dataset's)
-    batch_size: int = Field(128, ge=1)
-    optimizer: str = "sgd"
-    lr: float | None = None
-    device: str = "auto"  # auto, cpu, cuda[:N] or mps (archsearch.nn.device)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast off the CPU
-    workers: int = Field(2, ge=1)  # trials at once, each in its own process
-    threads: int = Field(1, ge=1)  # per trial; the final training uses workers x threads
-    max_params: int | None = None
-    max_flops: float | None = None
-    max_latency_ms: float | None = None
-    objectives: list[tuple[str, str]] | None = None
-    seed: int = 0
+    dataset: str = Field("digits", description="digits, mnist, fashion-mnist, cifar10 or npz:FILE")
+    data_dir: str | None = Field(
+        None, description="where datasets are (else $ARCHSEARCH_DATA, then system places)"
+    )
+    space: str = Field("chain", description="search space")
+    space_options: dict[str, Any] = Field(
+        default_factory=dict, description="space setting, e.g. max_layers=8 or filters=[32,64]"
+    )
+    strategy: str = Field("re", description="search strategy")
+    strategy_options: dict[str, Any] = Field(
+        default_factory=dict, description="strategy setting, e.g. population_size=20"
+    )
+    scheduler: str = Field(
+        "fifo",
+        description="fifo, sh, hyperband or asha (from 1 epoch up to search_epochs unless "
+        "its options say otherwise)",
+    )
+    scheduler_options: dict[str, Any] = Field(
+        default_factory=dict, description="e.g. eta=3 or resources=[1,3,9]"
+    )
+    time_budget: str = Field("4m", description="search and final training together, e.g. 30m")
+    search_share: float = Field(0.6, gt=0.0, lt=1.0, description="share of it spent searching")
+    search_trials: int | None = Field(
+        None, ge=1, description="search this many candidates instead of search_share of the time"
+    )
+    search_epochs: int = Field(5, ge=1, description="epochs per candidate (low fidelity)")
+    data_fraction: float = Field(
+        1.0, gt=0.0, le=1.0, description="share of the training data per candidate"
+    )
+    resolution: int | None = Field(
+        None, description="train candidates at this input size (low fidelity)"
+    )
+    final_epochs: int = Field(
+        100, ge=1, description="most epochs of the final training (fewer if time runs short)"
+    )
+    val_fraction: float = Field(
+        0.2, gt=0.0, lt=1.0, description="share of the training split held out"
+    )
+    augment: bool | None = Field(
+        None, description="random crop and flip in the final training (none: the dataset's)"
+    )
+    batch_size: int = Field(128, ge=1, description="training batch size")
+    optimizer: Literal["sgd", "adam", "adamw"] = Field("sgd", description="optimizer")
+    lr: float | None = Field(None, gt=0.0, description="learning rate (none: the optimizer's)")
+    device: str = Field("auto", description="auto (CUDA, else MPS, else CPU), cpu, cuda[:N], mps")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="autocast precision of training on a GPU"
+    )
+    workers: int = Field(2, ge=1, description="trials at once, each in its own process")
+    threads: int = Field(
+        1, ge=1, description="CPU threads per trial (the final training: workers x threads)"
+    )
+    max_params: int | None = Field(None, description="reject larger networks before training")
+    max_flops: float | None = Field(None, description="reject networks with more FLOPs per sample")
+    max_latency_ms: float | None = Field(None, description="reject slower networks (CPU, batch 1)")
+    objectives: list[tuple[str, Literal["max", "min"]]] | None = Field(
+        None, description="multi-objective mode, e.g. val_acc:max,params:min"
+    )
+    seed: int = Field(0, description="seed of the search, the splits and the training")
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> RunConfig:
@@ -136,6 +163,12 @@ class RunConfig(BaseModel):
             options.update(min_resource=1, max_resource=self.search_epochs)
         return options
 
+    def search_budget(self) -> Budget:
+        """`search_trials` candidates if set, else `search_share` of the time budget."""
+        if self.search_trials is not None:
+            return Budget(trials=self.search_trials)
+        return Budget(seconds=self.budget_seconds() * self.search_share)
+
     def budget_seconds(self) -> float:
         budget = Budget.parse(self.time_budget)
         if budget.seconds is None:
@@ -143,28 +176,18 @@ class RunConfig(BaseModel):
         return budget.seconds
 
 
-def run(
-    config: RunConfig, folder: Path, *, log: Log = print, callbacks: tuple[Callback, ...] = ()
-) -> dict[str, Any]:
-    """Search, retrain, test, export and report; returns the summary it also writes to
-    `folder/summary.json`."""
+def run(config: RunConfig, folder: StudyFolder, runtime: Runtime) -> dict[str, Any]:
+    """Search, retrain, test, export and report in `folder` (see the module docstring);
+    the steps: search (a study), probe (one timed epoch of the winner), final (its
+    training, checkpointed every epoch), export and report."""
     from archsearch.estimation.constraints import StaticLimits
     from archsearch.estimation.training import TrainingEvaluator
 
-    started = time.monotonic()
+    log = runtime.log
     total = config.budget_seconds()
     study_config = config.study_config()
     space, strategy, evaluator = build_components(study_config)
     assert isinstance(evaluator, TrainingEvaluator)
-    db = folder / DB_NAME
-    if db.exists():
-        with SQLiteStorage(db, readonly=True) as stored:
-            previous = stored.get_meta("run")
-        if previous is None:
-            raise StudyError(f"{folder} holds a study that `archsearch run` did not make")
-        if RunConfig.parse(previous) != config:
-            diff = [k for k, v in config.model_dump().items() if previous.get(k) != _plain(v)]
-            raise StudyError(f"{folder} holds a run with a different config ({', '.join(diff)})")
     task = evaluator.train_data().task
     limits = StaticLimits(
         space,
@@ -173,90 +196,90 @@ def run(
         max_flops=config.max_flops,
         max_latency_ms=config.max_latency_ms,
     )
-    with SQLiteStorage(db) as storage:
-        finished = storage.get_meta("final")
-        if finished is not None and (folder / "summary.json").exists():
-            log(f"{folder}: this run is complete (delete the folder to run it again)")
-            return dict(finished)
-        if storage.get_meta("run") is None:
-            storage.set_meta("run", json.loads(config.model_dump_json()))
-            storage.set_meta("config", study_config.model_dump())
-            storage.set_meta("created_at", time.time())
-        search_budget = Budget(seconds=total * config.search_share)
-        storage.set_meta("budget", str(search_budget))
-        study = Study(
-            space,
-            strategy,
-            storage,
-            seed=config.seed,
-            objectives=config.objectives,
-            constraints=[limits] if limits.active else [],
+    search_budget = config.search_budget()
+    storage = folder.storage
+    storage.set_meta("config", study_config.model_dump(mode="json"))
+    storage.set_meta("budget", str(search_budget))
+    study = Study(
+        space,
+        strategy,
+        storage,
+        seed=config.seed,
+        objectives=config.objectives,
+        constraints=[limits] if limits.active else [],
+        checkpoint_dir=folder.checkpoints / "trials",
+    )
+    log(
+        f"searching {config.space} on {config.dataset} with {config.strategy} for "
+        f"{search_budget} ({config.search_epochs} epochs per candidate)"
+    )
+    executor = _executor(config)
+    try:
+        study.optimize(
+            evaluator,
+            budget=search_budget,
+            executor=executor,
+            scheduler=build_scheduler(study_config, evaluator),
+            callbacks=runtime.callbacks,
         )
-        log(
-            f"searching {config.space} on {config.dataset} with {config.strategy} for "
-            f"{search_budget.seconds:.0f} s ({config.search_epochs} epochs per candidate)"
-        )
-        executor = _executor(config)
-        try:
-            study.optimize(
-                evaluator,
-                budget=search_budget,
-                executor=executor,
-                scheduler=build_scheduler(study_config, evaluator),
-                callbacks=callbacks,
-            )
-        finally:
-            executor.shutdown()
-        if not study.completed():
-            raise StudyError("the search completed no trial: see `archsearch status` for errors")
-        best = study.best()
-        log(f"best of {len(study.trials)} trials: #{best.number} {space.describe(best.arch)}")
+        searched = executor.clock
+    finally:
+        executor.shutdown()
+    if not study.completed():
+        raise StudyError("the search completed no trial: see `archsearch status` for errors")
+    best = study.best()
+    log(f"best of {len(study.trials)} trials: #{best.number} {space.describe(best.arch)}")
 
-        # Final training: as many epochs (up to final_epochs) as the rest of the budget
-        # allows, from the measured time of one full-data epoch of the winner (a probe fit
-        # whose result is thrown away: search-time epoch times are taken on less data,
-        # with fewer threads, and under another load).
-        evaluator.threads = config.workers * config.threads  # one training: every core
-        if config.augment is not None:  # the search's short runs use the dataset's default
-            evaluator.augment = config.augment
+    # Final training: as many epochs (up to final_epochs) as the rest of the budget
+    # allows, from the measured time of one full-data epoch of the winner (a probe fit
+    # whose result is thrown away: search-time epoch times are taken on less data, with
+    # fewer threads, and under another load).
+    evaluator.threads = config.workers * config.threads  # one training: every core
+    if config.augment is not None:  # the search's short runs use the dataset's default
+        evaluator.augment = config.augment
+
+    def plan() -> dict[str, float]:
         probe = evaluator.final_fit(best.arch, seed=config.seed, epochs=1)
         epoch_seconds = max(probe.history[-1]["seconds"], 1e-3)
-        fixed = max(probe.cost - epoch_seconds, 0.0)  # test pass, FLOPs, latency: paid once
-        remaining = total - (time.monotonic() - started)
-        epochs = int(min(config.final_epochs, max(1, (0.9 * remaining - fixed) // epoch_seconds)))
-        log(f"final training: {epochs} epochs on all data (about {epochs * epoch_seconds:.0f} s)")
-        fit = evaluator.final_fit(best.arch, seed=config.seed, epochs=epochs)
-        exported = _export(config, space, best.arch, fit, task, folder)
-        summary = {
-            "dataset": config.dataset,
-            "trials": len(study.trials),
-            "best_trial": best.number,
-            "architecture": space.describe(best.arch),
-            "genotype": best.arch.to_dict(),
-            "search_val_acc": best.metrics.get("val_acc"),
-            "final_epochs": epochs,
-            "test_acc": fit.metrics["test_acc"],
-            "params": fit.metrics.get("params"),
-            "flops": fit.metrics.get("flops"),
-            "latency_ms": fit.metrics.get("latency_ms"),
-            "final_seconds": round(fit.cost, 1),
-            "total_seconds": round(time.monotonic() - started, 1),
-            **exported,
-        }
-        from archsearch.report import write_report
+        fixed = max(probe.cost - epoch_seconds, 0.0)  # test pass, FLOPs, latency: once
+        remaining = total - searched - probe.cost
+        fit = (0.9 * remaining - fixed) // epoch_seconds
+        return {"epochs": int(min(config.final_epochs, max(1, fit))), "seconds": epoch_seconds}
 
-        report = write_report(
-            study.trials,
-            space,
-            folder / "report.html",
-            objectives=config.objectives,
-            plot_front=[("val_acc", "max"), ("params", "min")],
-            title=f"archsearch: {config.space} on {config.dataset}",
-            extra={"final test accuracy": f"{fit.metrics['test_acc']:.2f}", "final epochs": epochs},
-        )
-        summary["report"] = str(report)
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        storage.set_meta("final", summary)  # last: a crash before it redoes the final stage
+    planned = folder.step("final_plan", plan)
+    epochs = int(planned["epochs"])
+    log(f"final training: {epochs} epochs on all data (about {epochs * planned['seconds']:.0f} s)")
+    fit = evaluator.final_fit(
+        best.arch, seed=config.seed, epochs=epochs, checkpoint=folder.checkpoints / "final.pt"
+    )
+    exported = _export(config, space, best.arch, fit, task, folder.path)
+    summary = {
+        "dataset": config.dataset,
+        "trials": len(study.trials),
+        "best_trial": best.number,
+        "architecture": space.describe(best.arch),
+        "genotype": best.arch.to_dict(),
+        "search_val_acc": best.metrics.get("val_acc"),
+        "final_epochs": epochs,
+        "test_acc": fit.metrics["test_acc"],
+        "params": fit.metrics.get("params"),
+        "flops": fit.metrics.get("flops"),
+        "latency_ms": fit.metrics.get("latency_ms"),
+        "final_seconds": round(fit.cost, 1),
+        **exported,
+    }
+    from archsearch.report import write_report
+
+    report = write_report(
+        study.trials,
+        space,
+        folder.report,
+        objectives=config.objectives,
+        plot_front=[("val_acc", "max"), ("params", "min")],
+        title=f"archsearch: {config.space} on {config.dataset}",
+        extra={"final test accuracy": f"{fit.metrics['test_acc']:.2f}", "final epochs": epochs},
+    )
+    summary["report"] = str(report)
     return summary
 
 
@@ -265,10 +288,6 @@ def _executor(config: RunConfig) -> Executor:
     if config.workers == 1:
         return InlineExecutor()
     return ProcessPoolExecutor(config.workers, threads_per_worker=config.threads)
-
-
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value))
 
 
 def _export(
@@ -290,3 +309,16 @@ def default_folder(config: RunConfig) -> Path:
 
 
 __all__ = ["SUMMARY_KEYS", "RunConfig", "default_folder", "run"]
+
+
+JOBS.add(
+    "run",
+    Job(
+        "run",
+        RunConfig,
+        run,
+        help="the main job: search a network for a dataset, retrain, test, export, report",
+        budget=lambda c: c.search_budget(),
+        check=lambda c: check_study(c.study_config()),
+    ),
+)
