@@ -55,9 +55,7 @@ def test_run_end_to_end_and_resume(tmp_path: Path) -> None:
         if state == "REJECTED":
             assert error.startswith("constraint: params")
     # The same config again finds the run complete; another config is refused.
-    assert run(config, folder) == json.loads(
-        (folder / "summary.json").read_text()
-    )
+    assert run(config, folder) == json.loads((folder / "summary.json").read_text())
     with pytest.raises(StudyError, match="different config"):
         run(RunConfig(time_budget="25s", search_epochs=2), folder)
 
