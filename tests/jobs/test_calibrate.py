@@ -51,7 +51,7 @@ def test_rank_correlations_match_the_oracle() -> None:
         calibrate(archs[:2], Index(), {})
 
 
-def test_cli_calibrate_on_digits(tmp_path: Path) -> None:
+def test_cli_calibrate_on_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cal.json"
     code = main(
         [
@@ -62,6 +62,7 @@ def test_cli_calibrate_on_digits(tmp_path: Path) -> None:
             "--estimate", "data_fraction=0.3",
             "--estimate", "proxy=params",
             "--output", str(out),
+            "--study", str(tmp_path / "job"),
             "--quiet",
         ]
     )  # fmt: skip
@@ -74,5 +75,7 @@ def test_cli_calibrate_on_digits(tmp_path: Path) -> None:
     assert rows["proxy=params"]["seconds_per_arch"] < data["reference_seconds_per_arch"]
     assert len(data["architectures"]) == 4
     with pytest.raises(SystemExit) as bad:
-        main(["calibrate", "--estimate", "proxy=nope", "--quiet"])
+        main(["calibrate", "--estimate", "proxy=nope", "--study", str(tmp_path / "x")])
+    assert "unknown proxy 'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # checked before anything is written
     assert bad.value.code == 2

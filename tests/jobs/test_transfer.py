@@ -54,6 +54,9 @@ def test_cli_runs_search_then_transfer_and_reports_both(tmp_path: Path) -> None:
             "2",
             "--output",
             str(out),
+            "--study",
+            str(tmp_path / "job"),
+            "--quiet",
         ]
     )
     assert args.command == "transfer" and main(args) == 0

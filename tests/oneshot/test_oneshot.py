@@ -370,7 +370,8 @@ def test_command_runs_and_resumes_from_its_checkpoint(
     assert command.main(args) == 0
     first = capsys.readouterr().out
     assert "epoch 1/1" in first and "derived cell: |" in first
-    assert (tmp_path / "checkpoint.pt").exists() and (tmp_path / "result.json").exists()
+    assert (tmp_path / "checkpoints" / "checkpoint.pt").exists()
+    assert (tmp_path / "summary.json").exists()
     assert command.main(parser.parse_args(argv)) == 0  # the same command again: resumes
     second = capsys.readouterr().out
     assert "epoch 1/1" not in second  # no epoch trained again

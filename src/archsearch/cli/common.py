@@ -138,18 +138,23 @@ def load_study(folder: Path) -> tuple[StudyConfig, Budget, list[Trial], SearchSp
 
 
 class Progress:
-    """A rich progress bar over the budget (trials or clock seconds), redrawn at most 10x/s."""
+    """A rich progress bar over a search budget (trials or clock seconds), redrawn at
+    most 10 times a second, and the job's messages above it; with no budget, the
+    messages only; with `quiet`, nothing."""
 
     def __init__(self, budget: Budget | None, quiet: bool) -> None:
         self.budget, self.quiet = budget, quiet
         self._last = 0.0
         self._latest: tuple[Study, Trial] | None = None
+        self.bar: Any = None
+        self.console = Console()
 
     def __enter__(self) -> Progress:
-        if not self.quiet:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        if not self.quiet and self.budget is not None:
+            from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as Bar
 
-            self.bar = Progress(
+            self.bar = Bar(
                 TextColumn("[bold]searching"),
                 BarColumn(),
                 TextColumn("{task.percentage:>5.1f}%"),
@@ -157,20 +162,20 @@ class Progress:
                 TimeElapsedColumn(),
                 transient=False,
             )
-            budget = self.budget
-            total = None if budget is None else budget.seconds or budget.trials
+            total = self.budget.seconds or self.budget.trials
             self.task = self.bar.add_task("search", total=total, info="", completed=0)
             self.bar.start()
+            self.console = self.bar.console
         return self
 
     def log(self, message: str) -> None:
         if not self.quiet:
-            self.bar.console.print(message)
+            self.console.print(message, highlight=False)
 
     def update(self, study: Study, trial: Trial, force: bool = False) -> None:
         self._latest = (study, trial)
         now = time.monotonic()
-        if self.quiet or (now - self._last < 0.1 and not force):
+        if self.bar is None or (now - self._last < 0.1 and not force):
             return
         self._last = now
         seconds = self.budget is not None and self.budget.seconds is not None
@@ -180,7 +185,7 @@ class Progress:
         self.bar.update(self.task, completed=done, info=info)
 
     def __exit__(self, *exc: object) -> None:
-        if not self.quiet:
+        if self.bar is not None:
             if self._latest is not None:
                 self.update(*self._latest, force=True)
             self.bar.stop()

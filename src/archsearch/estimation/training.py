@@ -554,9 +554,12 @@ def final_fit(
     seed: int = 0,
     epochs: int | None = None,
     reporter: Reporter | None = None,
+    checkpoint: Path | None = None,
     **settings: Any,
 ) -> FinalFit:
     """Retrain `arch` on all of `dataset`'s training data and score it on its test split
     (see `TrainingEvaluator.final_fit`; `settings` are the evaluator's options)."""
     evaluator = TrainingEvaluator(dataset, space=space, **settings)
-    return evaluator.final_fit(arch, seed=seed, epochs=epochs, reporter=reporter)
+    return evaluator.final_fit(
+        arch, seed=seed, epochs=epochs, reporter=reporter, checkpoint=checkpoint
+    )

@@ -250,6 +250,19 @@ def calibrate_job(config: CalibrateConfig, folder: StudyFolder, runtime: Runtime
     return summary
 
 
+def _check(config: CalibrateConfig) -> None:
+    """Names and settings, before any data is loaded or anything written."""
+    from archsearch.estimation.proxies import PROXIES
+    from archsearch.space.base import get_space
+
+    get_space(config.space, **config.space_options)
+    settings(config.reference)
+    for spec in config.estimates or []:
+        options = settings(spec)
+        if "proxy" in options:
+            PROXIES.get(str(options["proxy"]))
+
+
 JOBS.add(
     "calibrate",
     Job(
@@ -258,5 +271,6 @@ JOBS.add(
         calibrate_job,
         help="rank correlation of cheap estimates (few epochs, data fraction, resolution, "
         "zero-cost proxies) with full training, and their cost",
+        check=_check,
     ),
 )

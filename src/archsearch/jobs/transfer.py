@@ -24,11 +24,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
 
 from archsearch.core.errors import ConfigError
 from archsearch.core.genotype import Architecture
+from archsearch.jobs.base import JOBS, Job, JobConfig, Runtime
 from archsearch.space.darts import DartsSpace
+from archsearch.study.folder import StudyFolder
 
 if TYPE_CHECKING:  # pragma: no cover
     from archsearch.datasets.base import Dataset
@@ -72,20 +77,26 @@ def train_target(
     seed: int = 0,
     threads: int = 1,
     augment: bool | None = None,
+    checkpoint: Path | None = None,
 ) -> dict[str, Any]:
     """Train `arch` built by `space` on all of `dataset`'s training images with
     ScheduledDropPath (epoch e, counted from 0, drops paths with probability
     `space.drop_path_prob * e / epochs`, as NASNet and DARTS) and SGD with a cosine
     learning rate; score it once on the test split. Returns test accuracy (percent) and
     loss, final training loss, parameters, wall seconds, and `drop_path_schedule`, the
-    probability each epoch trained with."""
+    probability each epoch trained with. With a `checkpoint` file the training state
+    (drop-path generator included) is saved after every epoch and a call with the same
+    file continues after the last saved epoch, as one run straight through would."""
     import torch
 
+    from archsearch.core.atomic import atomic_write
     from archsearch.datasets.transforms import normalize
     from archsearch.estimation.loop import (
         TrainData,
         intra_op_threads,
+        load_training,
         make_optimizer,
+        save_training,
         score,
         train_epochs,
     )
@@ -113,15 +124,30 @@ def train_target(
         model = space.build(arch, task)
         assert isinstance(model, DartsNetwork)
         model.seed_drop_path(seed)
-        schedule = [model.drop_path_prob]  # epoch 1 trains without drop path
-
-        def on_epoch(epoch: int, train_loss: float, seconds: float) -> None:
-            if epoch < epochs:  # the probability for the next epoch
-                schedule.append(model.schedule_drop_path(epoch / epochs))
-
         optimizer = make_optimizer(
             "sgd", model.parameters(), lr, momentum, nesterov=False, weight_decay=weight_decay
         )
+        history: list[dict[str, float]] = []
+        done = 0
+        if checkpoint is not None and checkpoint.exists():
+            done, history = load_training(checkpoint, model, optimizer, generator)
+            assert model.generator is not None
+            model.generator.set_state(torch.load(drop_state(checkpoint), weights_only=True))
+        # Epoch 1 trains without drop path, each later one with the schedule's probability
+        # (setting it is a side effect of `schedule_drop_path`, so a resumed run goes on
+        # at the probability it stopped at).
+        schedule = [0.0, *(model.schedule_drop_path(e / epochs) for e in range(1, done + 1))]
+
+        def on_epoch(epoch: int, train_loss: float, seconds: float) -> None:
+            history.append({"epoch": epoch, "train_loss": train_loss, "seconds": seconds})
+            if epoch < epochs:  # the probability for the next epoch
+                schedule.append(model.schedule_drop_path(epoch / epochs))
+            if checkpoint is not None:
+                assert model.generator is not None
+                drop = model.generator.get_state()
+                atomic_write(drop_state(checkpoint), lambda tmp: torch.save(drop, tmp))
+                save_training(checkpoint, model, optimizer, generator, epoch, history)
+
         train_loss = train_epochs(
             model,
             data,
@@ -132,7 +158,10 @@ def train_target(
             generator=generator,
             grad_clip=5.0,  # DARTS' evaluation setting
             on_epoch=on_epoch,
+            first_epoch=done + 1,
         )
+        if done >= epochs:
+            train_loss = history[-1]["train_loss"]
         test_loss, test_acc = score(model, data.x_eval, data.y_eval)
     return {
         "test_acc": test_acc,
@@ -140,8 +169,13 @@ def train_target(
         "train_loss": train_loss,
         "params": float(count_params(model)),
         "seconds": time.perf_counter() - start,
-        "drop_path_schedule": schedule,
+        "drop_path_schedule": schedule[:epochs],
     }
+
+
+def drop_state(checkpoint: Path) -> Path:
+    """The drop-path generator's state, beside the training checkpoint."""
+    return checkpoint.with_name(checkpoint.stem + ".drop.pt")
 
 
 def search_and_transfer(
@@ -166,6 +200,7 @@ def search_and_transfer(
     threads: int = 1,
     baseline: bool = False,
     log: Log | None = None,
+    folder: StudyFolder | None = None,
 ) -> dict[str, Any]:
     """NASNet's workflow in one call: search cells on the proxy, train the winner at
     target size with ScheduledDropPath, report both accuracies.
@@ -176,6 +211,10 @@ def search_and_transfer(
     `target_params`, `target_seconds`, the proxy and target settings, and with
     `baseline=True` also `baseline_test_acc` / `baseline_params` / `baseline_seconds`
     (the hand-designed `RESNET_STYLE` cells trained with the same target protocol).
+
+    In a `folder` (opened by the transfer job) the search is a study in its database
+    and each training saves its epochs under `checkpoints/`: a killed call started
+    again continues where it stopped.
     """
     from archsearch.datasets import load_dataset
     from archsearch.estimation.training import TrainingEvaluator
@@ -216,7 +255,9 @@ def search_and_transfer(
         grad_clip=5.0,
     )
     search = STRATEGIES.get(strategy)(proxy, seed=seed, **(strategy_options or {}))
-    study = Study(proxy, search, InMemoryStorage(), seed=seed)
+    storage = InMemoryStorage() if folder is None else folder.storage
+    checkpoints = None if folder is None else folder.checkpoints
+    study = Study(proxy, search, storage, seed=seed, checkpoint_dir=checkpoints)
     say(
         f"proxy search: {trials} x {strategy} on {dataset}, {proxy_cells} cells x "
         f"{proxy_channels} channels, {proxy_epochs} epochs on {data_fraction:.0%} of the data"
@@ -244,7 +285,9 @@ def search_and_transfer(
         f"target: {target_cells} cells x {target_channels} channels, {target_epochs} epochs, "
         f"ScheduledDropPath to {drop_path_prob}"
     )
-    fit = train_target(target, arch, data, threads=threads, **protocol)
+    fit = train_target(
+        target, arch, data, threads=threads, checkpoint=_file(checkpoints, "target.pt"), **protocol
+    )
     say(f"target test accuracy {fit['test_acc']:.2f} % ({fit['seconds']:.0f} s)")
     result: dict[str, Any] = {
         "dataset": dataset,
@@ -273,7 +316,10 @@ def search_and_transfer(
     }
     if baseline:
         hand = target.from_cells(*RESNET_STYLE)
-        base = train_target(target, hand, data, threads=threads, **protocol)
+        base = train_target(
+            target, hand, data, threads=threads, checkpoint=_file(checkpoints, "baseline.pt"),
+            **protocol,
+        )  # fmt: skip
         say(f"ResNet-style baseline test accuracy {base['test_acc']:.2f} %")
         result.update(
             baseline_test_acc=base["test_acc"],
@@ -281,3 +327,51 @@ def search_and_transfer(
             baseline_seconds=base["seconds"],
         )
     return result
+
+
+def _file(folder: Path | None, name: str) -> Path | None:
+    return None if folder is None else folder / name
+
+
+class TransferConfig(JobConfig):
+    """What `archsearch transfer` does."""
+
+    dataset: str = Field("digits", description="digits, mnist, fashion-mnist, cifar10")
+    data_dir: str | None = Field(None, description="folder with the dataset files")
+    strategy: str = Field("re", description="any registered strategy (re, random, ...)")
+    strategy_options: dict[str, Any] = Field(default_factory=dict, description="strategy setting")
+    trials: int = Field(10, ge=1, description="proxy candidates to train")
+    proxy_cells: int = Field(5, ge=1, description="cells of the proxy network")
+    proxy_channels: int = Field(8, ge=1, description="channels of the proxy network")
+    proxy_epochs: int = Field(3, ge=1, description="epochs per proxy candidate")
+    data_fraction: float = Field(
+        0.5, gt=0.0, le=1.0, description="share of the proxy's training split"
+    )
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share held out for validation")
+    target_cells: int = Field(8, ge=1, description="cells of the target network")
+    target_channels: int = Field(16, ge=1, description="channels of the target network")
+    target_epochs: int = Field(10, ge=1, description="epochs of the target training")
+    drop_path_prob: float = Field(0.2, ge=0.0, lt=1.0, description="ScheduledDropPath's final")
+    batch_size: int = Field(64, ge=1, description="batch size")
+    lr: float = Field(0.05, gt=0.0, description="learning rate")
+    threads: int = Field(1, ge=1, description="CPU threads")
+    seed: int = Field(0, description="seed of the search, the splits and the training")
+    baseline: bool = Field(False, description="also train the ResNet-style cells")
+
+
+def transfer(config: TransferConfig, folder: StudyFolder, runtime: Runtime) -> dict[str, Any]:
+    return search_and_transfer(
+        **config.model_dump(exclude={"dataset"}), dataset=config.dataset, log=runtime.log,
+        folder=folder,
+    )  # fmt: skip
+
+
+JOBS.add(
+    "transfer",
+    Job(
+        "transfer",
+        TransferConfig,
+        transfer,
+        help="NASNet: search cells on a small proxy, train them stacked larger on the target",
+    ),
+)

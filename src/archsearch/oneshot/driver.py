@@ -209,6 +209,19 @@ def nb201_lookup(space: SearchSpace, arch: Architecture) -> dict[str, float]:
     return {d: table.test_acc(index, d, 200) for d in NB201_DATASETS}
 
 
+def check_config(space: str, method: str) -> None:
+    """A clear error for an unknown space or method, or a method that does not search
+    the space, before any work."""
+    if space not in SPACES:
+        raise ConfigError(f"oneshot: unknown space {space!r}; choose one of: {SPACES}")
+    METHODS.get(method)
+    if space == "darts" and method not in DARTS_SPACE_METHODS:
+        raise ConfigError(
+            f"oneshot: method {method!r} does not search the darts space; "
+            f"choose one of: {DARTS_SPACE_METHODS}"
+        )
+
+
 def search(
     space: str = "nb201",
     method: str = "gdas",
@@ -247,14 +260,7 @@ def search(
     cell from scratch on all of `dataset`'s training data and scores it on its test split
     through the training path (`estimation.training.final_fit`, the DARTS-space network
     at `channels`), recorded as `OneShotResult.retrain`."""
-    if space not in SPACES:
-        raise ConfigError(f"oneshot: unknown space {space!r}; choose one of: {SPACES}")
-    METHODS.get(method)  # a clear error for an unknown name before any work
-    if space == "darts" and method not in DARTS_SPACE_METHODS:
-        raise ConfigError(
-            f"oneshot: method {method!r} does not search the darts space; "
-            f"choose one of: {DARTS_SPACE_METHODS}"
-        )
+    check_config(space, method)
     if space == "darts" and partial_channels != 1:
         raise ConfigError("oneshot: partial_channels is implemented for the nb201 space only")
     require_whole_numbers(
@@ -313,6 +319,7 @@ def search(
             fit = final_fit(
                 cell_space, result.arch, dataset, seed=seed, epochs=retrain_epochs,
                 data_dir=None if data_dir is None else str(data_dir), threads=threads,
+                checkpoint=None if out_dir is None else Path(out_dir) / "retrain.pt",
             )  # fmt: skip
             result.retrain = dict(fit.metrics)
             if out_dir is not None:
