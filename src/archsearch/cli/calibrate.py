@@ -25,9 +25,7 @@ def add_parser(sub: Any) -> None:
         "cheap one, then prints Kendall's tau and Spearman's rho against the reference.",
     )
     add_config_flags(p, CalibrateConfig)
-    p.add_argument(
-        "--study", type=Path, help="job folder (default: runs/calibrate-DATASET-SPACE-sSEED)"
-    )
+    p.add_argument("--study", type=Path, help="job folder (default: runs/JOB-SETTINGS-sSEED)")
     p.add_argument("--output", type=Path, help="also write the results as JSON here")
     p.add_argument("--quiet", action="store_true")
 
@@ -37,10 +35,7 @@ def main(args: argparse.Namespace) -> None:
     if args.print_config:
         print_config(config)
         return
-    folder = args.study or Path("runs") / (
-        f"calibrate-{Path(config.dataset).stem}-{config.space}-s{config.seed}"
-    )
-    summary = run_with_progress(config, folder, args, show=False)
+    summary = run_with_progress(config, args.study, args, show=False)
     table = Table(
         title=f"calibration on {config.dataset}: {len(summary['architectures'])} {config.space} "
         f"architectures, reference {config.reference} "

@@ -98,11 +98,12 @@ def executor_factory(args: argparse.Namespace, config: JobConfig) -> Callable[[]
 
 
 def run_with_progress(
-    config: JobConfig, folder: Path, args: argparse.Namespace, *, show: bool = True
+    config: JobConfig, folder: Path | None, args: argparse.Namespace, *, show: bool = True
 ) -> dict[str, Any]:
-    """Run (or continue) a job with a progress display; return its summary (and print
-    it, with `show`)."""
+    """Run (or continue) a job in `folder` (None: the job's default for this config)
+    with a progress display; return its summary (and print it, with `show`)."""
     job = job_of(config)
+    folder = folder or job.folder(config)
     executor = executor_factory(args, config)  # bad flags before any output
     with Progress(job.budget(config), args.quiet) as progress:
         runtime = Runtime(

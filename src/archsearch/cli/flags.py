@@ -112,7 +112,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
-        raise ConfigError(f"--config {path}: not valid {path.suffix or 'YAML'}: {e}") from None
+        mark = getattr(e, "problem_mark", None)
+        where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+        detail = getattr(e, "problem", None) or " ".join(str(e).split())  # one line
+        kind = "TOML" if path.suffix == ".toml" else "YAML"
+        raise ConfigError(f"--config {path}: not valid {kind}: {detail}{where}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

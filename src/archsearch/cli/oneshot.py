@@ -26,7 +26,13 @@ def add_parser(sub: Any) -> None:
         description="Train a weight-sharing supernet, derive a cell, look it up in NB201.",
     )
     add_config_flags(p, OneShotConfig)
-    p.add_argument("--study", "--out", dest="study", required=True, type=Path, help="job folder")
+    p.add_argument(
+        "--study",
+        "--out",
+        dest="study",
+        type=Path,
+        help="job folder (default: runs/JOB-SETTINGS-sSEED)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 

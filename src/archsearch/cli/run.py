@@ -8,7 +8,7 @@ from typing import Any
 
 from archsearch.cli.common import run_with_progress
 from archsearch.cli.flags import add_config_flags, config_from_args, print_config
-from archsearch.jobs.run import RunConfig, default_folder
+from archsearch.jobs.run import RunConfig
 from archsearch.study.config import build_components
 
 
@@ -19,9 +19,7 @@ def add_parser(sub: Any) -> None:
         description="With no arguments: a CNN for scikit-learn's digits in a few minutes.",
     )
     add_config_flags(p, RunConfig)
-    p.add_argument(
-        "--study", type=Path, help="run folder (default: runs/run-DATASET-SPACE-STRATEGY-sSEED)"
-    )
+    p.add_argument("--study", type=Path, help="job folder (default: runs/JOB-SETTINGS-sSEED)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -31,4 +29,4 @@ def main(args: argparse.Namespace) -> None:
         print_config(config)
         return
     build_components(config.study_config())  # report bad names before any output
-    run_with_progress(config, args.study or default_folder(config), args)
+    run_with_progress(config, args.study, args)

@@ -16,7 +16,7 @@ def add_parser(sub: Any) -> None:
         "search", help="start (or continue) a search, on a tabular benchmark by default"
     )
     add_config_flags(p, SearchConfig)
-    p.add_argument("--study", required=True, type=Path, help="study folder")
+    p.add_argument("--study", type=Path, help="job folder (default: runs/JOB-SETTINGS-sSEED)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_execution_options(p)
 

@@ -22,9 +22,7 @@ def add_parser(sub: Any) -> None:
         "ScheduledDropPath and test; prints the proxy and target accuracies together.",
     )
     add_config_flags(p, TransferConfig)
-    p.add_argument(
-        "--study", type=Path, help="job folder (default: runs/transfer-DATASET-STRATEGY-sSEED)"
-    )
+    p.add_argument("--study", type=Path, help="job folder (default: runs/JOB-SETTINGS-sSEED)")
     p.add_argument("--output", type=Path, help="also write the result as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -34,10 +32,7 @@ def main(args: argparse.Namespace) -> int:
     if args.print_config:
         print_config(config)
         return 0
-    folder = args.study or Path("runs") / (
-        f"transfer-{Path(config.dataset).stem}-{config.strategy}-s{config.seed}"
-    )
-    result = run_with_progress(config, folder, args, show=False)
+    result = run_with_progress(config, args.study, args, show=False)
     line = (
         f"proxy val {result['proxy_val_acc']:.2f} % ({result['proxy_trials']} trials) -> "
         f"target test {result['target_test_acc']:.2f} %"

@@ -57,7 +57,8 @@ class Job(Generic[C]):
     """A registered job: its name, config model and runner; `free` names the config
     fields a resume may change (a search's budget), `budget` the search budget a
     progress bar should show (None: the job has none), `check` validates a config's
-    names and options before anything is written (raising `ConfigError`)."""
+    names and options before anything is written (raising `ConfigError`), `folder` is
+    the default folder of a config."""
 
     name: str
     config: type[C]
@@ -66,6 +67,7 @@ class Job(Generic[C]):
     free: tuple[str, ...] = ()
     budget: Callable[[C], Budget | None] = lambda _: None
     check: Callable[[C], None] = lambda _: None
+    folder: Callable[[C], Path] = lambda c: Path("runs") / f"job-s{getattr(c, 'seed', 0)}"
 
 
 JOBS: Registry[Job[Any]] = Registry("job")

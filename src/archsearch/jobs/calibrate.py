@@ -17,6 +17,7 @@ import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -272,5 +273,6 @@ JOBS.add(
         help="rank correlation of cheap estimates (few epochs, data fraction, resolution, "
         "zero-cost proxies) with full training, and their cost",
         check=_check,
+        folder=lambda c: Path("runs") / f"calibrate-{Path(c.dataset).stem}-{c.space}-s{c.seed}",
     ),
 )

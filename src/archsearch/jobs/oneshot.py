@@ -5,6 +5,7 @@ started again continues where it stopped (`archsearch.oneshot.driver`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -123,5 +124,6 @@ JOBS.add(
         oneshot,
         help="one-shot NAS with weight sharing (DARTS, DrNAS, SNAS, GDAS, ENAS, RSPS)",
         check=_check,
+        folder=lambda c: Path("runs") / f"oneshot-{c.space}-{c.method}-{c.dataset}-s{c.seed}",
     ),
 )

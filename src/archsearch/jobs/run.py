@@ -320,5 +320,6 @@ JOBS.add(
         help="the main job: search a network for a dataset, retrain, test, export, report",
         budget=lambda c: c.search_budget(),
         check=lambda c: check_study(c.study_config()),
+        folder=default_folder,
     ),
 )

@@ -4,6 +4,7 @@ table speed, on a simulated clock); any registered evaluator can score it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -152,5 +153,6 @@ JOBS.add(
         free=("budget",),
         budget=lambda c: Budget.parse(c.budget),
         check=lambda c: check_study(c.study_config()),
+        folder=lambda c: Path("runs") / f"search-{c.space}-{c.strategy}-{c.dataset}-s{c.seed}",
     ),
 )

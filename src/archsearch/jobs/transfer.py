@@ -373,5 +373,6 @@ JOBS.add(
         TransferConfig,
         transfer,
         help="NASNet: search cells on a small proxy, train them stacked larger on the target",
+        folder=lambda c: Path("runs") / f"transfer-{Path(c.dataset).stem}-{c.strategy}-s{c.seed}",
     ),
 )
