@@ -39,7 +39,6 @@ SUMMARY_KEYS = (
     "flops",
     "latency_ms",
     "final_seconds",
-    "total_seconds",
     "load_max_abs_diff",
     "onnx_max_abs_diff",
     "pt2_max_abs_diff",
