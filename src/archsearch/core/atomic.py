@@ -23,6 +23,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as f:  # the bytes reach the disk before the rename
             os.fsync(f.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp's 0600 is for the temporary only
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -52,3 +53,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
         tmp.write_text(text, encoding="utf-8")
 
     return atomic_write(path, write)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

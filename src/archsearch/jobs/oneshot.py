@@ -97,7 +97,7 @@ def oneshot(config: OneShotConfig, folder: StudyFolder, runtime: Runtime) -> dic
         on_epoch=progress,
         retrain_epochs=config.retrain_epochs,
     )
-    return {
+    summary = {
         "method": result.method,
         "architecture": result.arch_str,
         "genotype": result.arch.to_dict(),
@@ -108,6 +108,25 @@ def oneshot(config: OneShotConfig, folder: StudyFolder, runtime: Runtime) -> dic
         "search_seconds": round(result.search_seconds, 1),
         "history": result.history,
     }
+    write_oneshot_report(summary, folder.report)
+    return summary
+
+
+def write_oneshot_report(summary: dict[str, Any], path: Path) -> Path:
+    """The job's report: its summary, the per-epoch records, the derived cell."""
+    from archsearch.core.genotype import Architecture
+    from archsearch.report import write_history_report
+    from archsearch.space.base import get_space
+
+    arch = Architecture.from_dict(summary["genotype"])
+    return write_history_report(
+        summary["history"],
+        {k: v for k, v in summary.items() if k not in ("genotype", "config")},
+        path,
+        space=get_space(arch.space),
+        arch=arch,
+        title=f"archsearch oneshot: {summary['method']}",
+    )
 
 
 def _check(config: OneShotConfig) -> None:

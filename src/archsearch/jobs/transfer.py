@@ -78,6 +78,7 @@ def train_target(
     threads: int = 1,
     augment: bool | None = None,
     checkpoint: Path | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train `arch` built by `space` on all of `dataset`'s training images with
     ScheduledDropPath (epoch e, counted from 0, drops paths with probability
@@ -111,17 +112,17 @@ def train_target(
     use_augment = dataset.augment if augment is None else augment
     padding = max(1, round(task.input_shape[-1] / 8)) if use_augment else 0
     data = TrainData(
-        normalize(dataset.x_train, mean, std),
-        dataset.y_train,
-        normalize(dataset.x_test, mean, std),
-        dataset.y_test,
+        normalize(dataset.x_train, mean, std).to(device),
+        dataset.y_train.to(device),
+        normalize(dataset.x_test, mean, std).to(device),
+        dataset.y_test.to(device),
         task,
         padding,
     )
     with torch.random.fork_rng(devices=[]), intra_op_threads(threads):
         torch.manual_seed(seed)  # weight initialisation; the caller's RNG state comes back
         generator = torch.Generator().manual_seed(seed)
-        model = space.build(arch, task)
+        model = space.build(arch, task).to(device)
         assert isinstance(model, DartsNetwork)
         model.seed_drop_path(seed)
         optimizer = make_optimizer(
@@ -199,6 +200,7 @@ def search_and_transfer(
     seed: int = 0,
     threads: int = 1,
     baseline: bool = False,
+    device: str = "auto",
     log: Log | None = None,
     folder: StudyFolder | None = None,
 ) -> dict[str, Any]:
@@ -240,22 +242,31 @@ def search_and_transfer(
     say = log or (lambda message: None)
     data = load_dataset(dataset, data_dir=data_dir)
     # The proxy trains without drop path (NASNet's search-time child networks).
-    proxy = DartsSpace(channels=proxy_channels, cells=proxy_cells, drop_path_prob=0.0)
-    evaluator = TrainingEvaluator(
-        data,
-        space=proxy,
-        epochs=proxy_epochs,
-        batch_size=batch_size,
-        lr=lr,
-        data_fraction=data_fraction,
-        val_fraction=val_fraction,
-        split_seed=seed,
-        threads=threads,
-        latency_repeats=1,
-        grad_clip=5.0,
-    )
+    proxy_options = {"channels": proxy_channels, "cells": proxy_cells, "drop_path_prob": 0.0}
+    proxy = DartsSpace(**proxy_options)  # type: ignore[arg-type]
+    training: dict[str, Any] = {
+        "epochs": proxy_epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "data_fraction": data_fraction,
+        "val_fraction": val_fraction,
+        "split_seed": seed,
+        "threads": threads,
+        "device": device,
+        "latency_repeats": 1,
+        "grad_clip": 5.0,
+    }
+    evaluator = TrainingEvaluator(data, space=proxy, **training)
     search = STRATEGIES.get(strategy)(proxy, seed=seed, **(strategy_options or {}))
     storage = InMemoryStorage() if folder is None else folder.storage
+    if folder is not None:  # what status, export and report read
+        config: dict[str, Any] = {"space": "darts", "space_options": proxy_options}
+        config["strategy"] = strategy
+        options = {"dataset": dataset, "data_dir": data_dir, **training}
+        config |= {"strategy_options": strategy_options or {}, "evaluator": "train"}
+        config |= {"evaluator_options": options, "seed": seed}
+        storage.set_meta("config", config)
+        storage.set_meta("budget", f"{trials}trials")
     checkpoints = None if folder is None else folder.checkpoints
     study = Study(proxy, search, storage, seed=seed, checkpoint_dir=checkpoints)
     say(
@@ -286,8 +297,9 @@ def search_and_transfer(
         f"ScheduledDropPath to {drop_path_prob}"
     )
     fit = train_target(
-        target, arch, data, threads=threads, checkpoint=_file(checkpoints, "target.pt"), **protocol
-    )
+        target, arch, data, threads=threads, checkpoint=_file(checkpoints, "target.pt"),
+        device=evaluator.device, **protocol,
+    )  # fmt: skip
     say(f"target test accuracy {fit['test_acc']:.2f} % ({fit['seconds']:.0f} s)")
     result: dict[str, Any] = {
         "dataset": dataset,
@@ -318,7 +330,7 @@ def search_and_transfer(
         hand = target.from_cells(*RESNET_STYLE)
         base = train_target(
             target, hand, data, threads=threads, checkpoint=_file(checkpoints, "baseline.pt"),
-            **protocol,
+            device=evaluator.device, **protocol,
         )  # fmt: skip
         say(f"ResNet-style baseline test accuracy {base['test_acc']:.2f} %")
         result.update(
@@ -357,6 +369,7 @@ class TransferConfig(JobConfig):
     threads: int = Field(1, ge=1, description="CPU threads")
     seed: int = Field(0, description="seed of the search, the splits and the training")
     baseline: bool = Field(False, description="also train the ResNet-style cells")
+    device: str = Field("auto", description="auto, cpu, cuda[:N] or mps")
 
 
 def transfer(config: TransferConfig, folder: StudyFolder, runtime: Runtime) -> dict[str, Any]:

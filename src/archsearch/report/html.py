@@ -212,12 +212,71 @@ def write_report(
             + f"<td class=arch>{html.escape(last)}</td></tr>"
         )
     parts.append("</table>")
+    return _write_page(path, title, parts)
+
+
+def write_history_report(
+    history: Sequence[dict[str, Any]],
+    summary: dict[str, Any],
+    path: str | Path,
+    *,
+    space: SearchSpace | None = None,
+    arch: Architecture | None = None,
+    title: str = "archsearch one-shot search",
+) -> Path:
+    """The report of a job that trains one model epoch by epoch (a one-shot supernet):
+    the summary, each numeric per-epoch record plotted, the derived architecture drawn,
+    and the epochs as a table."""
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Summary</h2>", "<table>"]
+    for key, value in summary.items():
+        if isinstance(value, dict | list):
+            continue
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        parts.append(
+            f"<tr><th>{html.escape(key)}</th><td class=arch>{html.escape(shown)}</td></tr>"
+        )
+    parts.append("</table>")
+    numeric = [
+        k
+        for k in (history[0] if history else {})
+        if k != "epoch" and all(isinstance(r.get(k), int | float) for r in history)
+    ]
+    if numeric:
+        fig = Figure(figsize=(7, 2.2 * len(numeric)))
+        epochs = [r["epoch"] for r in history]
+        for i, key in enumerate(numeric):
+            ax = fig.add_subplot(len(numeric), 1, i + 1)
+            ax.plot(epochs, [r[key] for r in history], marker="o", color=f"C{i}")
+            ax.set_ylabel(key)
+            ax.grid(alpha=0.3)
+        fig.axes[-1].set_xlabel("epoch")
+        parts += ["<h2>Per epoch</h2>", _figure_html(fig, "per-epoch records")]
+    if space is not None and arch is not None:
+        figure = _architecture(space, arch)
+        if figure is not None:
+            parts += ["<h2>The derived architecture</h2>", _figure_html(figure, "architecture")]
+    keys = list(history[0]) if history else []
+    parts.append("<h2>Epochs</h2><table><tr>" + "".join(f"<th>{html.escape(k)}</th>" for k in keys))
+    for record in history:
+        cells = [
+            f"{v:.5g}" if isinstance(v, float) else ("" if v is None else str(v))
+            for v in (record.get(k) for k in keys)
+        ]
+        parts.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    parts.append("</table>")
+    return _write_page(path, title, parts)
+
+
+def _write_page(path: Path, title: str, parts: list[str]) -> Path:
+    """One self-contained HTML page, written atomically."""
+    from archsearch.core.atomic import atomic_write_text
+
     document = (
         f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(document, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, document)
