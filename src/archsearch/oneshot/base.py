@@ -18,11 +18,13 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
+from archsearch.core.errors import ConfigError
 from archsearch.core.genotype import Architecture
 from archsearch.core.registry import Registry
 from archsearch.oneshot.darts_supernet import DartsSupernet
 from archsearch.oneshot.supernet import NB201Supernet, PathSpec
 from archsearch.space.base import SearchSpace
+from archsearch.space.capabilities import SupernetSpace
 from archsearch.space.nb201 import OPS
 
 #: the supernets a method can drive
@@ -143,6 +145,14 @@ def supernet_score(
             loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
     n = max(1, len(y))
     return 100.0 * correct / n, loss_sum / n
+
+
+def derive(space: SearchSpace, alpha: torch.Tensor) -> Architecture:
+    """The genotype of architecture weights `alpha` (edges x ops) by the space's own
+    rule (`SupernetSpace.derive`), on the weights normalised per edge."""
+    if not isinstance(space, SupernetSpace):
+        raise ConfigError(f"space {space.id} does not derive genotypes from a supernet")
+    return space.derive(torch.softmax(alpha.detach().float(), dim=-1).tolist())
 
 
 def argmax_cell(alpha: torch.Tensor, exclude_none: bool = True) -> list[int]:

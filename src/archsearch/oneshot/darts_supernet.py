@@ -124,24 +124,7 @@ class DartsSupernet(nn.Module):
 
 
 def derive_darts(alpha: torch.Tensor, space: DartsSpace | None = None) -> Architecture:
-    """The DARTS genotype of alpha [28, 8] (section 2.4: top-2 incoming edges per node by
-    their strongest non-`none` op, softmax-normalised per edge, and that op)."""
+    """The DARTS genotype of alpha [28, 8] (`DartsSpace.derive`: top-2 incoming edges per
+    node by their strongest non-`none` op, softmax-normalised per edge, and that op)."""
     space = space or DartsSpace()
-    probs = torch.softmax(alpha.detach(), dim=-1)
-    n = len(CELL_EDGES)
-    cells = []
-    for part in (probs[:n], probs[n:]):
-        pairs: list[tuple[str, int]] = []
-        e = 0
-        for j in range(2, 2 + N_NODES):
-            scored = []
-            for i in range(j):
-                row = part[e].clone()
-                row[0] = -1.0  # `none` is never kept
-                k = int(row.argmax())
-                scored.append((float(row[k]), -i, SEARCH_OPS[k], i))
-                e += 1
-            for _, _, op, i in sorted(scored, reverse=True)[:2]:
-                pairs.append((op, i))
-        cells.append(pairs)
-    return space.from_cells(cells[0], cells[1])
+    return space.derive(torch.softmax(alpha.detach(), dim=-1).tolist())

@@ -23,9 +23,8 @@ import torch
 
 from archsearch.core.errors import ConfigError
 from archsearch.core.genotype import Architecture
-from archsearch.oneshot.base import OneShotMethod, Supernet, argmax_cell
+from archsearch.oneshot.base import OneShotMethod, Supernet, derive
 from archsearch.space.base import SearchSpace
-from archsearch.space.darts import DartsSpace
 
 
 class GradientMethod(OneShotMethod):
@@ -64,11 +63,7 @@ class GradientMethod(OneShotMethod):
         return progress < self.warmup
 
     def derive(self, val_x: torch.Tensor, val_y: torch.Tensor) -> Architecture:
-        if isinstance(self.space, DartsSpace):  # top-2 incoming edges per node
-            from archsearch.oneshot.darts_supernet import derive_darts
-
-            return derive_darts(self.alpha, self.space)
-        return self.arch_of(argmax_cell(self.alpha))
+        return derive(self.space, self.alpha)
 
     def stop_early(self, arch: Architecture | None) -> bool:
         if self.stop_skips is None or arch is None:

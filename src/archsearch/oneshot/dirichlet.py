@@ -38,7 +38,6 @@ from archsearch.core.genotype import Architecture
 from archsearch.oneshot.base import METHODS, Batches, StepContext, Supernet, argmax_cell
 from archsearch.oneshot.darts import DARTS
 from archsearch.space.base import SearchSpace
-from archsearch.space.darts import DartsSpace
 
 
 @METHODS.register("drnas")
@@ -55,7 +54,7 @@ class DrNAS(DARTS):
         keep: int | None = None,
         **options: Any,
     ) -> None:
-        if isinstance(space, DartsSpace):
+        if space.name != "nb201":  # its per-edge pruning and projection follow NB201's cell
             raise ConfigError("drnas is implemented for the nb201 space only")
         super().__init__(supernet, space, seed, **options)
         n_ops = len(supernet.op_names)

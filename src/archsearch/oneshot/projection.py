@@ -36,7 +36,6 @@ from archsearch.oneshot.base import METHODS, StepContext, Supernet, argmax_cell,
 from archsearch.oneshot.darts import DARTS
 from archsearch.oneshot.supernet import PathSpec
 from archsearch.space.base import SearchSpace
-from archsearch.space.darts import DartsSpace
 
 
 @METHODS.register("darts-pt")
@@ -53,7 +52,7 @@ class DARTSPT(DARTS):
         tune_epochs: int = 1,
         **options: Any,
     ) -> None:
-        if isinstance(space, DartsSpace):
+        if space.name != "nb201":  # its per-edge pruning and projection follow NB201's cell
             raise ConfigError("darts-pt is implemented for the nb201 space only")
         super().__init__(supernet, space, seed, **options)
         if int(tune_epochs) != tune_epochs or tune_epochs < 0:

@@ -9,6 +9,8 @@ feature by implementing its protocol:
 * `LayerwiseSpace`: genotypes are chains of layers: network morphisms (Net2Net, weight
   inheritance), the OTMANN distance, morphism BO.
 * `GrowableSpace`: genotypes grow block by block, simplest first (PNAS).
+* `SupernetSpace`: a weight-sharing supernet's architecture weights turn into a genotype
+  by the space's own rule (one-shot methods: DARTS, SNAS, GDAS, DrNAS, ...).
 """
 
 from __future__ import annotations
@@ -88,6 +90,16 @@ class LayerwiseSpace(Protocol):
     def describe(self, arch: Architecture) -> str: ...
 
     def build(self, arch: Architecture, task: TaskSpec) -> Any: ...
+
+
+@runtime_checkable
+class SupernetSpace(Protocol):
+    """A space whose genotype is derived from a supernet's architecture weights: one row
+    per edge, one weight per op of `supernet_ops` (in that order)."""
+
+    supernet_ops: tuple[str, ...]
+
+    def derive(self, weights: Sequence[Sequence[float]]) -> Architecture: ...
 
 
 @runtime_checkable

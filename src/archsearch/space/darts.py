@@ -192,6 +192,32 @@ class DartsSpace(GenotypeTextSpace):
             arch.space, tuple(zip((n for n, _ in arch.choices), values, strict=True))
         )
 
+    #: the ops of a supernet's mixed op on each edge (`derive`'s columns): `none` first
+    supernet_ops = ("none", *DARTS_OPS)
+
+    def derive(self, weights: Sequence[Sequence[float]]) -> Architecture:
+        """DARTS's rule (Liu et al., ICLR 2019, section 2.4): per cell (normal, then
+        reduction; 14 edges each, node by node, inputs in order) every intermediate node
+        keeps its two incoming edges of strongest non-`none` op weight (ties: the earlier
+        input), with that op. Weights are compared across edges, so give them normalised
+        per edge (a softmax)."""
+        per_cell = sum(range(2, 2 + N_NODES))
+        if len(weights) != 2 * per_cell:
+            raise GenotypeError(f"{self.id}: derive needs {2 * per_cell} rows of weights")
+        cells = []
+        for part in (weights[:per_cell], weights[per_cell:]):
+            pairs: list[tuple[str, int]] = []
+            e = 0
+            for j in range(2, 2 + N_NODES):
+                scored = []
+                for i in range(j):
+                    k = _strongest(part[e])
+                    scored.append((float(part[e][k]), -i, self.supernet_ops[k], i))
+                    e += 1
+                pairs += [(op, i) for _, _, op, i in sorted(scored, reverse=True)[:2]]
+            cells.append(pairs)
+        return self.from_cells(cells[0], cells[1])
+
     def growth(self) -> Growth:
         """PNAS's growth: one intermediate node (of both cells) per block; a node not yet
         added is a copy of the node before it (a parameter-free identity, twice)."""
@@ -211,3 +237,8 @@ class DartsSpace(GenotypeTextSpace):
         return Growth(self, blocks, absent)
 
     # --- the network --------------------------------------------------------------------------
+
+
+def _strongest(row: Sequence[float]) -> int:
+    """The column of the largest weight but the first (`none`); ties: the first."""
+    return max(range(1, len(row)), key=lambda c: (row[c], -c))

@@ -83,6 +83,18 @@ class NB201Space(SearchSpace):
             ),
         )
 
+    #: the ops of a supernet's mixed op on each edge (`derive`'s columns)
+    supernet_ops = OPS
+
+    def derive(self, weights: Sequence[Sequence[float]]) -> Architecture:
+        """DARTS's rule (Liu et al., ICLR 2019, section 2.4) on the NB201 cell: on each
+        edge the op of largest weight, `none` never kept (a zero edge is a legal NB201 op,
+        but the rule ranks the non-zero ops)."""
+        if len(weights) != len(EDGES) or any(len(row) != len(OPS) for row in weights):
+            raise GenotypeError(f"{self.id}: derive needs {len(EDGES)} x {len(OPS)} weights")
+        kept = [max(range(1, len(OPS)), key=lambda k: (row[k], -k)) for row in weights]
+        return self.make([OPS[k] for k in kept])
+
     def growth(self) -> Growth:
         """PNAS's growth (see `archsearch.strategies.progressive`): the output node from
         the start (block 1: edge 0->3), then node 1 with its edges, then node 2; edges
