@@ -12,6 +12,7 @@ replay, the final training from its last epoch checkpoint, finished steps read b
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,9 +22,8 @@ from archsearch.core.errors import ConfigError, StudyError
 from archsearch.core.trial import Budget
 from archsearch.execution import Executor, InlineExecutor, ProcessPoolExecutor
 from archsearch.jobs.base import JOBS, Job, JobConfig, Runtime
-from archsearch.jobs.search import check_study
-from archsearch.study import Study
-from archsearch.study.config import StudyConfig, build_components, build_scheduler, parse_model
+from archsearch.jobs.search import check_study, run_study
+from archsearch.study.config import StudyConfig, build_components, parse_model
 from archsearch.study.folder import StudyFolder
 
 CHAIN_DEFAULTS: dict[str, Any] = {"filters": [32, 64, 128]}
@@ -196,34 +196,20 @@ def run(config: RunConfig, folder: StudyFolder, runtime: Runtime) -> dict[str, A
         max_latency_ms=config.max_latency_ms,
     )
     search_budget = config.search_budget()
-    storage = folder.storage
-    storage.set_meta("config", study_config.model_dump(mode="json"))
-    storage.set_meta("budget", str(search_budget))
-    study = Study(
-        space,
-        strategy,
-        storage,
-        seed=config.seed,
-        objectives=config.objectives,
-        constraints=[limits] if limits.active else [],
-        checkpoint_dir=folder.checkpoints / "trials",
-    )
     log(
         f"searching {config.space} on {config.dataset} with {config.strategy} for "
         f"{search_budget} ({config.search_epochs} epochs per candidate)"
     )
-    executor = _executor(config)
-    try:
-        study.optimize(
-            evaluator,
-            budget=search_budget,
-            executor=executor,
-            scheduler=build_scheduler(study_config, evaluator),
-            callbacks=runtime.callbacks,
-        )
-        searched = executor.clock
-    finally:
-        executor.shutdown()
+    searching = replace(runtime, executor=runtime.executor or (lambda: _executor(config)))
+    study, _ = run_study(
+        folder,
+        study_config,
+        search_budget,
+        searching,
+        parts=(space, strategy, evaluator),
+        constraints=[limits] if limits.active else [],
+    )
+    searched = max((t.clock_end or 0.0 for t in study.trials), default=0.0)
     if not study.completed():
         raise StudyError("the search completed no trial: see `archsearch status` for errors")
     best = study.best()

@@ -4,17 +4,21 @@ table speed, on a simulated clock); any registered evaluator can score it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
 from archsearch.core.trial import Budget
+from archsearch.estimation.base import Evaluator
 from archsearch.execution import InlineExecutor, SimulatedExecutor
 from archsearch.execution.base import Executor
 from archsearch.jobs.base import JOBS, Job, JobConfig, Runtime
 from archsearch.report import write_report
-from archsearch.study import Study
+from archsearch.space.base import SearchSpace
+from archsearch.strategies.base import Strategy
+from archsearch.study import Constraint, Study
 from archsearch.study.config import StudyConfig, build_components, build_scheduler
 from archsearch.study.folder import StudyFolder
 from archsearch.study.selection import best_trial
@@ -79,11 +83,18 @@ def check_study(config: StudyConfig) -> None:
 
 
 def run_study(
-    folder: StudyFolder, config: StudyConfig, budget: Budget, runtime: Runtime
+    folder: StudyFolder,
+    config: StudyConfig,
+    budget: Budget,
+    runtime: Runtime,
+    *,
+    parts: tuple[SearchSpace, Strategy, Evaluator] | None = None,
+    constraints: Sequence[Constraint] = (),
 ) -> tuple[Study, int]:
-    """Search `config`'s study in `folder` until `budget` (resuming what is stored);
-    the study and the trials it completed in this call."""
-    space, strategy, evaluator = build_components(config)  # every check before any write
+    """Search `config`'s study in `folder` until `budget` (resuming what is stored),
+    with its parts built already if given; the study and the trials it completed in
+    this call."""
+    space, strategy, evaluator = parts or build_components(config)
     scheduler = build_scheduler(config, evaluator)
     storage = folder.storage
     storage.set_meta("config", config.model_dump(mode="json"))
@@ -96,7 +107,8 @@ def run_study(
         metric=config.metric,
         mode=config.mode,
         objectives=config.objectives,
-        checkpoint_dir=folder.checkpoints,
+        constraints=constraints,
+        checkpoint_dir=folder.checkpoints / "trials",
     )
     executor = runtime.executor() if runtime.executor is not None else default_executor(config)
     before = len(study.completed())
