@@ -5,6 +5,7 @@ from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.strategies.bayesopt import GPBayesOpt
 from archsearch.strategies.bohb import BOHBStrategy
 from archsearch.strategies.evolution import RegularizedEvolution
+from archsearch.strategies.local_bo import LocalGPBayesOpt
 from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.mcts import MonteCarloTreeSearch
 from archsearch.strategies.morphism import MorphismBO
@@ -21,6 +22,7 @@ __all__ = [
     "Bananas",
     "Controller",
     "GPBayesOpt",
+    "LocalGPBayesOpt",
     "LocalSearch",
     "MonteCarloTreeSearch",
     "MorphismBO",
