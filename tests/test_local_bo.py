@@ -1,0 +1,76 @@
+"""The "bo-local" strategy: GP-BO whose acquisition is maximised over the best observed
+architecture's unseen neighbours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from archsearch.errors import ConfigError
+from archsearch.space import NB201Space, SearchSpace
+from archsearch.space.base import Architecture, Decision
+from archsearch.strategies import STRATEGIES, LocalGPBayesOpt
+from tests.helpers import complete, synthetic_score
+
+
+def test_registered_with_exploiting_default() -> None:
+    strategy = STRATEGIES.get("bo-local")(NB201Space(), seed=0)
+    assert isinstance(strategy, LocalGPBayesOpt)
+    assert strategy.ucb_beta == 0.5
+
+
+def test_after_the_initial_design_it_proposes_a_neighbour_of_the_best() -> None:
+    space = NB201Space()
+    strategy = LocalGPBayesOpt(space, seed=1, n_init=5)
+    scores: dict[Architecture, float] = {}
+    for step in range(15):
+        arch = strategy.ask()
+        assert arch is not None
+        if step >= 5:
+            best = max(scores, key=lambda a: (scores[a], -list(scores).index(a)))
+            assert arch in set(space.neighbors(best)), "not a neighbour of the incumbent"
+        scores[arch] = synthetic_score(space, arch)
+        strategy.tell(arch, complete(scores[arch]))
+    assert len(scores) == 15  # never the same cell twice
+
+
+def test_large_neighbourhoods_are_sampled() -> None:
+    class Wide(SearchSpace):
+        name = "wide-test"
+
+        def decisions(self) -> list[Decision]:
+            return [Decision(f"d{k}", tuple(range(10))) for k in range(20)]
+
+    space = Wide()
+    strategy = LocalGPBayesOpt(space, seed=0, n_init=2, max_candidates=8)
+    for _ in range(2):
+        arch = strategy.ask()
+        assert arch is not None
+        strategy.tell(arch, complete(synthetic_score(space, arch)))
+    best = strategy._obs[int(np.argmax(strategy._scores))]
+    candidates = strategy._candidates()
+    assert 0 < len(candidates) <= 8
+    assert all(
+        sum(a != b for a, b in zip(c.values, best.values, strict=True)) == 1 for c in candidates
+    )
+
+
+def test_exhausted_neighbourhoods_restart_at_random_and_the_space_runs_out() -> None:
+    class Tiny(SearchSpace):
+        name = "tiny-local-test"
+
+        def decisions(self) -> list[Decision]:
+            return [Decision("a", (0, 1, 2)), Decision("b", ("x", "y"))]
+
+    space = Tiny()
+    strategy = LocalGPBayesOpt(space, seed=0, n_init=2, dedup="genotype")
+    seen = []
+    while (arch := strategy.ask()) is not None:
+        seen.append(arch)
+        strategy.tell(arch, complete(float(len(seen) % 3)))
+    assert len(seen) == len(set(seen)) == 6
+
+
+def test_rejects_no_candidates() -> None:
+    with pytest.raises(ConfigError):
+        LocalGPBayesOpt(NB201Space(), max_candidates=0)
