@@ -43,6 +43,7 @@ from nb201_protocol import (
     uniform,
 )
 from reporting import RESULTS, header, write
+from threadpoolctl import threadpool_limits
 
 from archsearch.benchmarks.nb201 import DATASETS, NB201Table
 from archsearch.space.nb201 import NB201Space
@@ -84,7 +85,12 @@ def query_chunk(job: Job, caps: dict[str, int], budgets: tuple[int, ...]) -> lis
     rows = []
     for seed in job.seeds:
         start = time.perf_counter()
-        study, strategy = run_search(job, seed, space, fidelity=200, budget=f"{cap}trials")
+        # One BLAS / OpenMP thread per process: parallelism here is across worker
+        # processes, and a multi-threaded BLAS on the GP strategies' small matrices
+        # (150 x 150) on a shared machine spent over 100 ms per eigendecomposition
+        # waiting for cores (0.7 s against 100 s per run of "bo-local").
+        with threadpool_limits(limits=1):
+            study, strategy = run_search(job, seed, space, fidelity=200, budget=f"{cap}trials")
         wall = time.perf_counter() - start
         trials = sorted(study.trials, key=lambda t: t.number)  # the order they were asked
         row: dict[str, Any] = {
