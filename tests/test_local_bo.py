@@ -74,3 +74,28 @@ def test_exhausted_neighbourhoods_restart_at_random_and_the_space_runs_out() -> 
 def test_rejects_no_candidates() -> None:
     with pytest.raises(ConfigError):
         LocalGPBayesOpt(NB201Space(), max_candidates=0)
+
+
+def test_hamming_kernel_counts_differing_decisions() -> None:
+    from archsearch.strategies.hamming import HammingKernel
+
+    space = NB201Space()
+    a = space.from_index(0)
+    b = next(iter(space.neighbors(a)))
+    c = next(n for n in space.neighbors(b) if n != a and n not in set(space.neighbors(a)))
+    kernel = HammingKernel(space, length_scales=(2.0,))
+    k = kernel([a, b, c], [a, b, c], 2.0)
+    assert np.allclose(np.diag(k), 1.0)
+    assert k[0, 1] == pytest.approx(np.exp(-1 / 2))
+    assert k[0, 2] == pytest.approx(np.exp(-2 / 2))
+    assert np.all(np.linalg.eigvalsh(k) > 0)  # positive definite
+    with pytest.raises(ConfigError):
+        LocalGPBayesOpt(space, hamming_length_scales=(0.0,))
+
+
+def test_wl_kernel_option() -> None:
+    from archsearch.strategies.bayesopt.kernels import WLKernel
+
+    assert isinstance(LocalGPBayesOpt(NB201Space(), kernel="wl").kernel, WLKernel)
+    with pytest.raises(ConfigError):
+        LocalGPBayesOpt(NB201Space(), kernel="nope")
