@@ -61,7 +61,7 @@ from archsearch.space.nb201 import NB201Space
 from archsearch.storage.memory import InMemoryStorage
 from archsearch.strategies import STRATEGIES, Strategy
 from archsearch.study import Study
-from archsearch.trial import Result, Trial
+from archsearch.trial import Result, Trial, TrialState
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "nb201_protocol"
 BUDGETS = {"cifar10": 12_000.0, "cifar100": 40_000.0, "ImageNet16-120": 120_000.0}
@@ -235,7 +235,10 @@ def best_cells(trials: Sequence[Trial], space: NB201Space) -> list[int]:
     """The official indices of the distinct cells tied at the best score among the
     complete `trials`, in the order they were asked (under a multi-fidelity scheduler:
     among those at the highest resource reached, as `Study.best`)."""
-    done = sorted((t for t in trials if t.score is not None), key=lambda t: t.number)
+    done = sorted(
+        (t for t in trials if t.state is TrialState.COMPLETE and t.score is not None),
+        key=lambda t: t.number,
+    )
     if not done:
         raise ValueError("no complete trial")
     top_resource = max(t.resource or 0.0 for t in done)

@@ -28,6 +28,9 @@ def test_best_cells_are_the_distinct_tied_cells_in_the_order_asked() -> None:
     space = NB201Space()
     trials = [_trial(3, 7, 61.32), _trial(0, 5, 60.0), _trial(1, 9, 61.32), _trial(2, 4, None)]
     trials.append(_trial(4, 9, 61.32))  # the same cell again counts once
+    pruned = _trial(5, 11, 99.0)
+    pruned.state = TrialState.PRUNED  # not complete: never the best, as in Study.best
+    trials.append(pruned)
     assert best_cells(trials, space) == [9, 7]
     # under a scheduler only the highest resource reached competes
     mixed = [_trial(0, 1, 90.0, 12.0), _trial(1, 2, 80.0, 200.0), _trial(2, 3, 80.0, 200.0)]
