@@ -6,6 +6,12 @@ query costs its simulated seconds (the 200-epoch training time x 12/200), the bu
 is the 200-epoch test accuracy of the architecture with the best signal seen, with its
 signal regret (the best 12-epoch validation accuracy in the space minus the best found).
 
+Ties: where several cells a run found share its best signal, the run is credited with
+the mean 200-epoch test accuracy of those cells (the "uniform" rule of `nb201_ties.py`:
+the expected result of a random pick among them; it never reads test data to choose).
+The test of the cell found first among them, the rule of the earlier records, is kept
+beside it.
+
 The NB201 paper's variant (Dong & Yang, ICLR 2020, Table 5): search on cifar10 only
 (12-epoch `cifar10-valid` signal, 12,000 s), report the found architecture's 200-epoch
 validation and test accuracy on all three datasets.
@@ -37,7 +43,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +54,7 @@ from reporting import RESULTS, header, write
 from archsearch.benchmarks.nb201 import DATASETS, NB201Table
 from archsearch.core.atomic import atomic_write
 from archsearch.core.genotype import Architecture
-from archsearch.core.trial import Result
+from archsearch.core.trial import Result, Trial, TrialState
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.execution.simulated import SimulatedExecutor
 from archsearch.schedulers import SCHEDULERS, Scheduler
@@ -180,19 +186,22 @@ def make_scheduler(job: Job) -> Scheduler | None:
 
 def signal_optimum_tests(dataset: str) -> str:
     """The 200-epoch test accuracies of the cells tied at the best signal: where a
-    zero-regret strategy lands (ties go to the one it finds first)."""
+    zero-regret strategy lands (their mean under the uniform rule, if it finds them all)."""
     table = NB201Table()
     signal = table.column(dataset, 12, "valid_mean")
     tests = table.column(dataset, 200, "test_acc")[signal == signal.max()]
     return " or ".join(f"{t:.2f}" for t in sorted(tests))
 
 
-def code_fingerprint() -> str:
-    """A hash of this script and every source file of the archsearch package: a chunk
-    cached by other code (a changed strategy, a fixed table) is not reused."""
+def code_fingerprint(*scripts: str) -> str:
+    """A hash of this script, the given ones (paths) and every source file of the
+    archsearch package: a chunk cached by other code (a changed strategy, a fixed table)
+    is not reused."""
     import archsearch
 
     digest = hashlib.sha256(Path(__file__).read_bytes())
+    for script in scripts:
+        digest.update(Path(script).read_bytes())
     for path in sorted(Path(archsearch.__file__).parent.rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -205,18 +214,42 @@ def cache_file(folder: Path, job: Job, code: str) -> Path:
     return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
 
 
-def run_search(job: Job, seed: int, space: NB201Space) -> tuple[Study, TimedStrategy]:
+def run_search(
+    job: Job, seed: int, space: NB201Space, fidelity: int = 12, budget: str | None = None
+) -> tuple[Study, TimedStrategy]:
     """One run of the protocol: the job's strategy (and scheduler) on its dataset, seeded,
-    within the dataset's simulated budget."""
+    the signal the `fidelity`-epoch validation accuracy, within `budget` (default: the
+    dataset's simulated seconds)."""
     strategy = TimedStrategy(STRATEGIES.get(job.strategy)(space, seed=seed, **dict(job.options)))
     study = Study(space, strategy, InMemoryStorage(), seed=seed)
     study.optimize(
-        NB201Evaluator(job.dataset, fidelity=12),
-        budget=f"{BUDGETS[job.dataset]}s",
+        NB201Evaluator(job.dataset, fidelity=fidelity),
+        budget=budget or f"{BUDGETS[job.dataset]}s",
         executor=SimulatedExecutor(),
         scheduler=make_scheduler(job),
     )
     return study, strategy
+
+
+def best_cells(trials: Sequence[Trial], space: NB201Space) -> list[int]:
+    """The official indices of the distinct cells tied at the best score among the
+    complete `trials`, in the order they were asked (under a multi-fidelity scheduler:
+    among those at the highest resource reached, as `Study.best`)."""
+    done = sorted(
+        (t for t in trials if t.state is TrialState.COMPLETE and t.score is not None),
+        key=lambda t: t.number,
+    )
+    if not done:
+        raise ValueError("no complete trial")
+    top_resource = max(t.resource or 0.0 for t in done)
+    done = [t for t in done if (t.resource or 0.0) == top_resource]
+    top = max(float(t.score) for t in done if t.score is not None)
+    return list(dict.fromkeys(space.index(t.arch) for t in done if t.score == top))
+
+
+def uniform(values: Sequence[float]) -> float:
+    """The uniform tie rule: the mean over the tied cells (a random pick, in expectation)."""
+    return statistics.fmean(values)
 
 
 def run_chunk(job: Job) -> list[dict[str, Any]]:
@@ -228,8 +261,8 @@ def run_chunk(job: Job) -> list[dict[str, Any]]:
         start = time.perf_counter()
         study, strategy = run_search(job, seed, space)
         wall = time.perf_counter() - start
-        best = study.best()  # with a scheduler: the best at the top fidelity
-        index = space.index(best.arch)
+        tied = best_cells(study.completed(), space)
+        index = tied[0]  # the first found, as `Study.best()`
         rows.append(
             {
                 "seed": seed,
@@ -237,12 +270,57 @@ def run_chunk(job: Job) -> list[dict[str, Any]]:
                 "regret": best_signal - float(signal[index]),
                 "overhead_ms": 1000 * strategy.seconds / max(strategy.calls, 1),
                 "wall_s": wall,
-                # the found cell on every dataset (the paper's variant reads all three)
-                **{f"test/{ds}": table.test_acc(index, ds, 200) for ds in DATASETS},
-                **{f"valid/{ds}": table.valid_acc(index, ds, 200) for ds in DATASETS},
+                "tied": len(tied),
+                # the found cell(s) on every dataset (the paper's variant reads all three);
+                # test/ and valid/ under the uniform tie rule, first/ the first found
+                **{
+                    f"test/{ds}": uniform([table.test_acc(i, ds, 200) for i in tied])
+                    for ds in DATASETS
+                },
+                **{
+                    f"valid/{ds}": uniform([table.valid_acc(i, ds, 200) for i in tied])
+                    for ds in DATASETS
+                },
+                **{f"first/{ds}": table.test_acc(index, ds, 200) for ds in DATASETS},
             }
         )
     return rows
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    worker: Callable[[Job], list[dict[str, Any]]],
+    workers: int,
+    cache: Path,
+    code: str,
+    key: Callable[[Job], str] = lambda job: "",
+) -> dict[Job, list[dict[str, Any]]]:
+    """Each job's rows from `worker` (a module-level function, run in `workers`
+    processes). Every finished chunk is kept in the `cache` folder under a hash of the
+    job, `code` and `key(job)` (what else the worker was given for it): a killed
+    benchmark, run again with the same command, redoes only the chunks it had not
+    finished."""
+    start = time.perf_counter()
+    cache.mkdir(parents=True, exist_ok=True)
+    chunks: dict[Job, list[dict[str, Any]]] = {}
+    for job in jobs:
+        cached = cache_file(cache, job, code + key(job))
+        if cached.exists():
+            chunks[job] = json.loads(cached.read_text())
+    if chunks:
+        print(f"{len(chunks)}/{len(jobs)} chunks from the cache {cache}", flush=True)
+    with ProcessPoolExecutor(workers) as pool:
+        futures = {pool.submit(worker, job): job for job in jobs if job not in chunks}
+        for future in as_completed(futures):
+            job = futures[future]
+            rows = chunks[job] = future.result()
+            text = json.dumps(rows)
+            path = cache_file(cache, job, code + key(job))
+            atomic_write(path, lambda tmp, text=text: tmp.write_text(text))
+            print(
+                f"{len(chunks)}/{len(jobs)} chunks, {time.perf_counter() - start:.0f} s", flush=True
+            )
+    return chunks
 
 
 def parse_strategy(text: str) -> tuple[str, tuple[tuple[str, Any], ...]]:
@@ -293,29 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     # Largest chunks first, so the pool is not left waiting on one long chunk at the end.
     jobs.sort(key=lambda job: -len(job.seeds))
     start = time.perf_counter()
-    # Every finished chunk is kept in the cache folder: a killed protocol, run again with
-    # the same command, redoes only the chunks it had not finished.
-    args.cache.mkdir(parents=True, exist_ok=True)
-    code = code_fingerprint()
-    chunks: dict[Job, list[dict[str, Any]]] = {}
-    for job in jobs:
-        cached = cache_file(args.cache, job, code)
-        if cached.exists():
-            chunks[job] = json.loads(cached.read_text())
-    if chunks:
-        print(f"{len(chunks)}/{len(jobs)} chunks from the cache {args.cache}", flush=True)
-    with ProcessPoolExecutor(args.workers) as pool:
-        futures = {pool.submit(run_chunk, job): job for job in jobs if job not in chunks}
-        for future in as_completed(futures):
-            job = futures[future]
-            rows = chunks[job] = future.result()
-            text = json.dumps(rows)
-            atomic_write(
-                cache_file(args.cache, job, code), lambda tmp, text=text: tmp.write_text(text)
-            )
-            print(
-                f"{len(chunks)}/{len(jobs)} chunks, {time.perf_counter() - start:.0f} s", flush=True
-            )
+    chunks = run_jobs(jobs, run_chunk, args.workers, args.cache, code_fingerprint())
     wall = time.perf_counter() - start
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for job in jobs:
@@ -333,7 +389,9 @@ def main(argv: list[str] | None = None) -> None:
         "  while the clock is under budget, so the last one may cross it.",
         "- accuracies are the table's rounded to 1e-4 points (its stored float noise split",
         "  equal accuracies, e.g. the two best cifar100 cells at 61.32); equal signals are a",
-        "  tie, which goes to the architecture found first.",
+        "  tie: test (and the paper variant's valid / test) is the mean over the cells a run",
+        "  found tied at its best signal (uniform rule, `nb201_ties.py`); 'first found' the",
+        "  test of the one found first (the rule of records before the uniform one).",
         "- test: 200-epoch test accuracy of the architecture with the best signal (with a",
         "  multi-fidelity scheduler, `STRATEGY@SCHEDULER`: the best at the highest fidelity",
         "  reached; a promotion from the 12- to the 200-epoch table is charged the 188 epochs",
@@ -347,10 +405,12 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "| strategy | "
         + " | ".join(
-            f"{SHORT[ds]} test | {SHORT[ds]} regret | {SHORT[ds]} queries" for ds in DATASETS
+            f"{SHORT[ds]} test | {SHORT[ds]} test, first found | {SHORT[ds]} regret "
+            f"| {SHORT[ds]} queries"
+            for ds in DATASETS
         )
         + " | overhead ms | runs |",
-        "|---" * (1 + 3 * len(DATASETS) + 2) + "|",
+        "|---" * (1 + 4 * len(DATASETS) + 2) + "|",
     ]
     for label in labels:
         cells = []
@@ -359,6 +419,7 @@ def main(argv: list[str] | None = None) -> None:
             rows = results[(label, ds)]
             cells += [
                 mean_std([r[f"test/{ds}"] for r in rows]),
+                mean_std([r[f"first/{ds}"] for r in rows]),
                 mean_std([r["regret"] for r in rows]),
                 f"{statistics.fmean(r['queries'] for r in rows):.1f}",
             ]
@@ -371,11 +432,11 @@ def main(argv: list[str] | None = None) -> None:
         )
     for ref, cells in PER_DATASET_ROWS.items():
         lines.append(
-            f"| {ref} | " + " | ".join(f"{t} | {r} | –" for t, r in cells) + " | – | 200 |"
+            f"| {ref} | " + " | ".join(f"– | {t} | {r} | –" for t, r in cells) + " | – | 200 |"
         )
     lines.append(
         "| signal optimum (the cells of best 12-epoch validation; regret 0) | "
-        + " | ".join(f"{signal_optimum_tests(ds)} | 0 | –" for ds in DATASETS)
+        + " | ".join(f"{signal_optimum_tests(ds)} | | 0 | –" for ds in DATASETS)
         + " | – | – |"
     )
     lines += [

@@ -6,6 +6,7 @@ from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.strategies.bayesopt import GPBayesOpt
 from archsearch.strategies.bohb import BOHBStrategy
 from archsearch.strategies.evolution import RegularizedEvolution
+from archsearch.strategies.local_bo import LocalGPBayesOpt
 from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.mcts import MonteCarloTreeSearch
 from archsearch.strategies.morphism import MorphismBO
@@ -24,6 +25,7 @@ __all__ = [
     "Bananas",
     "Controller",
     "GPBayesOpt",
+    "LocalGPBayesOpt",
     "LocalSearch",
     "MonteCarloTreeSearch",
     "MorphismBO",
