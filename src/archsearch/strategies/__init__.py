@@ -8,6 +8,8 @@ from archsearch.strategies.evolution import RegularizedEvolution
 from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.mcts import MonteCarloTreeSearch
 from archsearch.strategies.morphism import MorphismBO
+from archsearch.strategies.optuna_moo import MOTPESearch, NSGAIISearch
+from archsearch.strategies.pareto_evolution import ParetoEvolution
 from archsearch.strategies.prefilter import ProxyPrefilter
 from archsearch.strategies.progressive import ProgressiveSearch
 from archsearch.strategies.random import RandomSearch
@@ -22,10 +24,13 @@ __all__ = [
     "Controller",
     "GPBayesOpt",
     "LocalSearch",
+    "MOTPESearch",
     "MonteCarloTreeSearch",
     "MorphismBO",
+    "NSGAIISearch",
     "OptunaGPSearch",
     "OptunaSearch",
+    "ParetoEvolution",
     "ProgressiveSearch",
     "ProxyPrefilter",
     "RandomSearch",
