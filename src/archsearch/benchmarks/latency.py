@@ -19,6 +19,7 @@ from importlib import resources
 import numpy as np
 
 from archsearch.errors import ConfigError
+from archsearch.space.base import Architecture
 
 #: prefix of a device-latency metric name: `latency@pixel2` (milliseconds)
 METRIC_PREFIX = "latency@"
@@ -81,3 +82,34 @@ def latency_ms(device: str) -> np.ndarray:
     column = _arrays()[device_name(device)]
     column.flags.writeable = False
     return column
+
+
+class LatencyLimit:
+    """A study constraint (`Study(constraints=[...])`): a cell whose latency exceeds
+    `limit_ms` is rejected before it is evaluated, so it costs no query, as a real
+    hardware-aware search measures (or predicts) latency before it trains. The latency
+    is the device's measured one, or `latencies`, any per-cell array indexed by
+    official index (e.g. a `FewShotLatencyPredictor`'s prediction for a new device)."""
+
+    def __init__(
+        self,
+        limit_ms: float,
+        device: str | None = None,
+        latencies: np.ndarray | None = None,
+        label: str | None = None,
+    ) -> None:
+        from archsearch.space.nb201 import NB201Space
+
+        if (device is None) == (latencies is None):
+            raise ConfigError("LatencyLimit: give a device or a latency array, not both")
+        self.limit_ms = float(limit_ms)
+        column = latency_ms(device) if device is not None else latencies
+        self.latency: np.ndarray = np.asarray(column, dtype=float)
+        self.label = label or (metric_name(device) if device is not None else "predicted latency")
+        self.space = NB201Space()
+
+    def __call__(self, arch: Architecture) -> str | None:
+        value = float(self.latency[self.space.index(arch)])
+        if value <= self.limit_ms:
+            return None
+        return f"{self.label} {value:.3g} ms > {self.limit_ms:g} ms"

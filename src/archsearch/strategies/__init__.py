@@ -9,6 +9,7 @@ from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.mcts import MonteCarloTreeSearch
 from archsearch.strategies.morphism import MorphismBO
 from archsearch.strategies.optuna_moo import MOTPESearch, NSGAIISearch
+from archsearch.strategies.parego import ParEGO
 from archsearch.strategies.pareto_evolution import ParetoEvolution
 from archsearch.strategies.prefilter import ProxyPrefilter
 from archsearch.strategies.progressive import ProgressiveSearch
@@ -30,6 +31,7 @@ __all__ = [
     "NSGAIISearch",
     "OptunaGPSearch",
     "OptunaSearch",
+    "ParEGO",
     "ParetoEvolution",
     "ProgressiveSearch",
     "ProxyPrefilter",
