@@ -10,7 +10,7 @@ by the official index, after checking that every arch string matches the op code
 package already ships (`src/archsearch/space/data/nb201_index.txt`), so the two tables
 cannot disagree on which cell an index is.
 
-The source data is HELP (Lee, Lee and Hwang, "HELP: Hardware-Adaptive Efficient Latency
+The source data is HELP (Lee, Lee, Chong and Hwang, "HELP: Hardware-Adaptive Efficient Latency
 Prediction for NAS via Meta-Learning", NeurIPS 2021; MIT licence); its pixel3, raspi4,
 eyeriss and fpga columns are HW-NAS-Bench's (Li et al., ICLR 2021). See the README beside
 the package data for provenance and attribution.

@@ -1,6 +1,6 @@
 """Measured latency of every NAS-Bench-201 cell on 27 device settings (HELP's tables).
 
-HELP (Lee, Lee and Hwang, "HELP: Hardware-Adaptive Efficient Latency Prediction for NAS
+HELP (Lee, Lee, Chong and Hwang, "HELP: Hardware-Adaptive Efficient Latency Prediction for NAS
 via Meta-Learning", NeurIPS 2021; MIT licence) measured the inference latency of all
 15,625 cells on GPUs (at batch sizes 1, 32 and 256: the `_1/_32/_256` suffix), server
 CPUs, phones, a Raspberry Pi 4 and two accelerators (eyeriss, fpga; the last four columns

@@ -1,7 +1,7 @@
 """Few-shot latency prediction on a device outside the table, from a handful of measured
 cells.
 
-The setting is HELP's (Lee, Lee and Hwang, NeurIPS 2021): latencies of every cell are
+The setting is HELP's (Lee, Lee, Chong and Hwang, NeurIPS 2021): latencies of every cell are
 known on some reference devices, and a new device has measured only ~10 cells. The method
 here is simpler than HELP's meta-learned predictor: the new device's log latency is
 modelled as a non-negative combination of the reference devices' log latencies plus an
