@@ -6,8 +6,9 @@ Expensive Optimization Problems", GECCO 2020) as `TPESampler` on a multi-objecti
 
 Everything but the objectives is `OptunaSearch`'s (see `tpe.py`): one categorical
 parameter per decision, deduplication, and the state as a replayed log of Optuna calls.
-Limits reach Optuna as its `constraints_func` (a value <= 0 is feasible), which both
-samplers rank by Deb's constrained domination, as the archsearch strategies do.
+Limits reach Optuna as constraint values on the trial (`Trial.set_constraint`, Optuna 5;
+`constraints_func` on Optuna 4; a value <= 0 is feasible), which both samplers rank by
+Deb's constrained domination, as the archsearch strategies do.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class OptunaMultiObjective(OptunaSearch):
     def _new_study(self) -> Any:
         optuna = self._optuna
         options = dict(self.sampler_options)
-        if self.limits:
+        if self.limits and not self._native_constraints():
             options["constraints_func"] = _constraints
         with _quiet(optuna):
             try:
@@ -85,6 +86,11 @@ class OptunaMultiObjective(OptunaSearch):
             directions = ["maximize" if d == "max" else "minimize" for _, d in self.objectives]
             return optuna.create_study(directions=directions, sampler=sampler)
 
+    def _native_constraints(self) -> bool:
+        """Optuna 5 takes constraints on the trial (`Trial.set_constraint`) and deprecates
+        `constraints_func`; Optuna 4 has only the latter."""
+        return hasattr(self._optuna.trial.Trial, "set_constraint")
+
     def _optuna_ask(self) -> tuple[int, list[int]]:
         with _quiet(self._optuna):
             trial = self._study.ask(fixed_distributions=self._distributions())
@@ -99,7 +105,10 @@ class OptunaMultiObjective(OptunaSearch):
         trial = self._trials.pop(number)
         with _quiet(self._optuna):
             if state == "complete":
-                if self.limits:
+                if self.limits and self._native_constraints():
+                    for j, excess in enumerate(value["constraints"]):
+                        trial.set_constraint(f"limit{j}", float(excess))
+                elif self.limits:
                     trial.set_user_attr(_CONSTRAINTS_ATTR, list(value["constraints"]))
                 self._study.tell(trial, list(value["values"]))
             else:
