@@ -7,10 +7,12 @@ virtual clock (as in Syne Tune's simulated backend).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from archsearch.benchmarks import latency as device_latency
 from archsearch.benchmarks.nb201 import NB201Table, dataset_name, fidelity_epochs
 from archsearch.core.errors import ConfigError, GenotypeError
 from archsearch.core.genotype import Architecture
@@ -26,8 +28,12 @@ class NB201Evaluator(Evaluator):
 
     Metrics: `val_acc` (the search signal, at `fidelity` epochs), `test_acc` (same
     fidelity), `final_test_acc` (200 epochs, for reporting only), `params_m`,
-    `latency_ms`. `seed="random"` draws one training seed's validation accuracy per query
-    (200 epochs only), as NATS-Bench's `is_random=True`; the draw is seeded by the trial.
+    `latency_ms` (NB201's own measurement), and for each device in `devices` its
+    measured latency in milliseconds as `latency@DEVICE` (HELP's tables, see
+    `archsearch.benchmarks.latency`; `devices="all"` for all 27; a name not in the table
+    is a `ConfigError` listing them). `seed="random"` draws one training seed's validation
+    accuracy per query (200 epochs only), as NATS-Bench's `is_random=True`; the draw is
+    seeded by the trial.
 
     Under a multi-fidelity scheduler `ctx.resource` picks the table (12 or 200 epochs;
     NB201 has no others, and this evaluator does not interpolate between them). A
@@ -41,7 +47,13 @@ class NB201Evaluator(Evaluator):
     mode = "max"
     fidelities = (12.0, 200.0)
 
-    def __init__(self, dataset: str = "cifar10", fidelity: int = 12, seed: str = "mean") -> None:
+    def __init__(
+        self,
+        dataset: str = "cifar10",
+        fidelity: int = 12,
+        seed: str = "mean",
+        devices: str | Sequence[str] = (),
+    ) -> None:
         self.dataset = dataset_name(dataset)
         self.fidelity = fidelity_epochs(int(fidelity))
         if seed not in ("mean", "random"):
@@ -58,6 +70,14 @@ class NB201Evaluator(Evaluator):
         self._params = self.table.column(self.dataset, 200, "params_mb")
         self._latency = self.table.column(self.dataset, 200, "latency_s")
         self._time_200 = self.table.column(self.dataset, 200, "train_time_s")
+        if isinstance(devices, str):
+            devices = device_latency.devices() if devices == "all" else devices.split(",")
+        self.devices = tuple(dict.fromkeys(device_latency.device_name(d) for d in devices))
+        # HELP measured CIFAR-10-sized networks; the same column serves every dataset (the
+        # classifier head is the only difference).
+        self._devices = {
+            device_latency.metric_name(d): device_latency.latency_ms(d) for d in self.devices
+        }
 
     def evaluate(self, arch: Architecture, ctx: TrialContext) -> Result:
         if arch.space != self.space.id:
@@ -77,6 +97,7 @@ class NB201Evaluator(Evaluator):
             "final_test_acc": float(self._final[i]),
             "params_m": float(self._params[i]),
             "latency_ms": 1000.0 * float(self._latency[i]),
+            **{name: float(column[i]) for name, column in self._devices.items()},
         }
         cost = float(self._time_200[i]) * max(0.0, fidelity - done) / 200
         return Result.complete(metrics, cost=cost)
@@ -85,4 +106,9 @@ class NB201Evaluator(Evaluator):
         return space.id == self.space.id
 
     def describe(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "fidelity": self.fidelity, "seed": self.seed_mode}
+        return {
+            "dataset": self.dataset,
+            "fidelity": self.fidelity,
+            "seed": self.seed_mode,
+            "devices": list(self.devices),
+        }

@@ -10,6 +10,9 @@ from archsearch.strategies.local_bo import LocalGPBayesOpt
 from archsearch.strategies.local_search import LocalSearch
 from archsearch.strategies.mcts import MonteCarloTreeSearch
 from archsearch.strategies.morphism import MorphismBO
+from archsearch.strategies.optuna_moo import MOTPESearch, NSGAIISearch
+from archsearch.strategies.parego import ParEGO
+from archsearch.strategies.pareto_evolution import ParetoEvolution
 from archsearch.strategies.prefilter import ProxyPrefilter
 from archsearch.strategies.progressive import ProgressiveSearch
 from archsearch.strategies.random import RandomSearch
@@ -27,10 +30,14 @@ __all__ = [
     "GPBayesOpt",
     "LocalGPBayesOpt",
     "LocalSearch",
+    "MOTPESearch",
     "MonteCarloTreeSearch",
     "MorphismBO",
+    "NSGAIISearch",
     "OptunaGPSearch",
     "OptunaSearch",
+    "ParEGO",
+    "ParetoEvolution",
     "ProgressiveSearch",
     "ProxyPrefilter",
     "RandomSearch",
