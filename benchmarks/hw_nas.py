@@ -37,11 +37,11 @@ import numpy as np
 from nb201_protocol import Job, cache_file, code_fingerprint, make_jobs, mean_std
 from reporting import RESULTS, header, write
 
-from archsearch.atomic import atomic_write
 from archsearch.benchmarks.fronts import columns, exact_front
 from archsearch.benchmarks.latency import LatencyLimit, latency_ms, metric_name
 from archsearch.benchmarks.latency_predictor import FewShotLatencyPredictor
 from archsearch.benchmarks.nb201 import NB201Table
+from archsearch.core.atomic import atomic_write
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.execution.simulated import SimulatedExecutor
 from archsearch.space.nb201 import NB201Space

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from archsearch.benchmarks.fronts import exact_front
-from archsearch.errors import ConfigError
+from archsearch.benchmarks.fronts import exact_front, hypervolume
+from archsearch.core.errors import ConfigError
+from archsearch.core.trial import Result, TrialState
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.execution.simulated import SimulatedExecutor
 from archsearch.space.nb201 import NB201Space
@@ -19,13 +20,11 @@ from archsearch.strategies.multiobjective import (
     Point,
     crowding_distances,
     dominates,
-    hypervolume,
     pareto_ranks,
     parse_limits,
     parse_objectives,
 )
 from archsearch.study import Study
-from archsearch.trial import Result, TrialState
 
 OBJECTIVES = "val_acc:max,latency@eyeriss:min"
 MO_STRATEGIES = ("pareto-re", "nsga2", "motpe", "parego")

@@ -41,7 +41,7 @@ _SLOW |= {("optuna-gp", space) for space in SPACES.names()}
 # spaces (measured on 2 cores). Each still runs on NB201 in the default suite.
 _SLOW |= {
     (strategy, space)
-    for strategy in ("pnas", "bananas", "bo", "bo-local")
+    for strategy in ("pnas", "bananas", "bo", "bo-local", "parego")
     for space in SPACES.names()
     if space != "nb201"
 }

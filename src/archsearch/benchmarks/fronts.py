@@ -17,7 +17,6 @@ import numpy as np
 
 from archsearch.benchmarks import latency
 from archsearch.benchmarks.nb201 import NB201Table
-from archsearch.strategies.multiobjective import hypervolume
 
 
 def front_indices(accuracy: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
@@ -79,3 +78,23 @@ def exact_front(dataset: str, device: str, accuracy: str = "valid") -> ExactFron
     return ExactFront(
         dataset, device, accuracy, idx, reference, volume(acc[idx], lat[idx], reference)
     )
+
+
+def hypervolume(points: np.ndarray, reference: Sequence[float]) -> float:
+    """The hypervolume dominated by `points` (rows, every objective minimised) and bounded
+    by `reference` (Zitzler and Thiele, "Multiobjective Optimization Using Evolutionary
+    Algorithms: A Comparative Case Study", PPSN 1998): Optuna's exact routine
+    (`optuna._hypervolume.compute_hypervolume`). Points not strictly better than the
+    reference in every objective add nothing."""
+    try:
+        from optuna._hypervolume import compute_hypervolume
+    except ImportError:  # pragma: no cover - optuna is in the dev extra
+        raise ImportError(
+            "the hypervolume needs Optuna: pip install 'archsearch[optuna]'"
+        ) from None
+    ref = np.asarray(reference, dtype=float)
+    pts = np.asarray(points, dtype=float).reshape(-1, ref.size)
+    pts = pts[(pts < ref).all(axis=1)]
+    if len(pts) == 0:
+        return 0.0
+    return float(compute_hypervolume(pts, ref))

@@ -18,8 +18,8 @@ from importlib import resources
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
 
 #: prefix of a device-latency metric name: `latency@pixel2` (milliseconds)
 METRIC_PREFIX = "latency@"

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from archsearch.benchmarks import latency
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
 
 DEFAULT_SOURCES = latency.HELP_META_TRAIN + latency.HELP_META_VALID
 

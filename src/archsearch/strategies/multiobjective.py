@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.trial import Result, TrialState
+from archsearch.core.errors import ConfigError
+from archsearch.core.trial import Result, TrialState
 
 Objectives = tuple[tuple[str, str], ...]
 Limits = tuple[tuple[str, str, float], ...]
@@ -187,23 +187,3 @@ def crowding_distances(values: np.ndarray) -> np.ndarray:
         if span > 0:
             dist[order[1:-1]] += (col[2:] - col[:-2]) / span
     return dist
-
-
-def hypervolume(points: np.ndarray, reference: Sequence[float]) -> float:
-    """The hypervolume dominated by `points` (rows, every objective minimised) and bounded
-    by `reference` (Zitzler and Thiele, "Multiobjective Optimization Using Evolutionary
-    Algorithms: A Comparative Case Study", PPSN 1998): Optuna's exact routine
-    (`optuna._hypervolume.compute_hypervolume`). Points not strictly better than the
-    reference in every objective add nothing."""
-    try:
-        from optuna._hypervolume import compute_hypervolume
-    except ImportError:  # pragma: no cover - optuna is in the dev extra
-        raise ImportError(
-            "the hypervolume needs Optuna: pip install 'archsearch[optuna]'"
-        ) from None
-    ref = np.asarray(reference, dtype=float)
-    pts = np.asarray(points, dtype=float).reshape(-1, ref.size)
-    pts = pts[(pts < ref).all(axis=1)]
-    if len(pts) == 0:
-        return 0.0
-    return float(compute_hypervolume(pts, ref))

@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result, TrialState
+from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES
 from archsearch.strategies.multiobjective import ObjectiveReader, parse_limits, parse_objectives
 from archsearch.strategies.tpe import OptunaSearch, _quiet
-from archsearch.trial import Result, TrialState
 
 _CONSTRAINTS_ATTR = "archsearch_constraints"
 

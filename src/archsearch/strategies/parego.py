@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.errors import ConfigError
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.errors import ConfigError
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result
+from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES
 from archsearch.strategies.bayesopt.strategy import GPBayesOpt
 from archsearch.strategies.multiobjective import (
@@ -27,7 +29,6 @@ from archsearch.strategies.multiobjective import (
     parse_limits,
     parse_objectives,
 )
-from archsearch.trial import Result
 
 
 @STRATEGIES.register("parego")

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.space.base import Architecture, SearchSpace
+from archsearch.core.genotype import Architecture
+from archsearch.core.trial import Result
+from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES, Strategy, require_minimums
 from archsearch.strategies.multiobjective import (
     ObjectiveReader,
@@ -23,7 +25,6 @@ from archsearch.strategies.multiobjective import (
     parse_objectives,
 )
 from archsearch.strategies.seen import SeenArchitectures
-from archsearch.trial import Result
 
 
 @STRATEGIES.register("pareto-re")

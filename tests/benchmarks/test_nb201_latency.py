@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 from archsearch.benchmarks import latency
 from archsearch.benchmarks.fronts import exact_front, front_indices, volume
 from archsearch.benchmarks.latency_predictor import FewShotLatencyPredictor
-from archsearch.errors import ConfigError
+from archsearch.core.errors import ConfigError
 from archsearch.estimation.base import Reporter, TrialContext
 from archsearch.estimation.tabular import NB201Evaluator
 from archsearch.execution.simulated import SimulatedExecutor
