@@ -104,7 +104,8 @@ def run_with_progress(
     with a progress display; return its summary (and print it, with `show`)."""
     job = job_of(config)
     folder = folder or job.folder(config)
-    executor = executor_factory(args, config)  # bad flags before any output
+    job.check(config)  # bad names and flags before any output
+    executor = executor_factory(args, config)
     with Progress(job.budget(config), args.quiet) as progress:
         runtime = Runtime(
             log=progress.log,

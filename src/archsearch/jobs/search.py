@@ -5,6 +5,7 @@ table speed, on a simulated clock); any registered evaluator can score it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from inspect import signature
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from archsearch.execution.base import Executor
 from archsearch.jobs.base import JOBS, Job, JobConfig, Runtime
 from archsearch.report import write_report
 from archsearch.space.base import SearchSpace
-from archsearch.strategies.base import Strategy
+from archsearch.strategies.base import STRATEGIES, Strategy
 from archsearch.study import Constraint, Study
 from archsearch.study.config import StudyConfig, build_components, build_scheduler
 from archsearch.study.folder import StudyFolder
@@ -56,12 +57,20 @@ class SearchConfig(JobConfig):
         options: dict[str, Any] = {}
         if self.benchmark == "nb201":
             options = {"dataset": self.dataset, "fidelity": self.fidelity, "seed": self.signal_seed}
+            # the devices whose latency an objective names: `latency@pixel2`
+            devices = [m.split("@", 1)[1] for m, _ in self.objectives or [] if "@" in m]
+            if devices:
+                options["devices"] = devices
+        strategy_options = dict(self.strategy_options)
+        if self.objectives and "objectives" in signature(STRATEGIES.get(self.strategy)).parameters:
+            # a multi-objective strategy searches the study's objectives unless told others
+            strategy_options.setdefault("objectives", [list(o) for o in self.objectives])
         return StudyConfig.parse(
             {
                 "space": self.space,
                 "space_options": self.space_options,
                 "strategy": self.strategy,
-                "strategy_options": self.strategy_options,
+                "strategy_options": strategy_options,
                 "evaluator": self.benchmark,
                 "evaluator_options": options,
                 "scheduler": self.scheduler,
