@@ -18,7 +18,7 @@ from typing import Any
 
 from archsearch.core.errors import ConfigError
 from archsearch.core.genotype import Architecture
-from archsearch.core.trial import Result, TrialState
+from archsearch.core.trial import Result
 from archsearch.space.base import SearchSpace
 from archsearch.strategies.base import STRATEGIES
 from archsearch.strategies.multiobjective import ObjectiveReader, parse_limits, parse_objectives
@@ -128,24 +128,6 @@ class OptunaMultiObjective(OptunaSearch):
             v = float(result.metrics[name])
             excess.append(v - bound if op == "<=" else bound - v)
         return {"values": values, "constraints": excess}
-
-    def tell(self, arch: Architecture, result: Result) -> None:
-        numbers = self._open.get(arch)
-        value = self._told_value(result)
-        ok = result.state is TrialState.COMPLETE and value is not None
-        if ok or arch not in self._scores:
-            self._scores[arch] = value
-        if not numbers:
-            number, _ = self._enqueue(self._to_choices(arch))
-        else:
-            number = numbers.pop(0)
-            if not numbers:
-                del self._open[arch]
-        if ok:
-            self._optuna_tell(number, "complete", value)
-        else:
-            pruned = result.state is TrialState.PRUNED
-            self._optuna_tell(number, "pruned" if pruned else "fail", None)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._trials = {}

@@ -190,10 +190,15 @@ class OptunaSearch(Strategy):
                 return arch
         return None
 
+    def _told_value(self, result: Result) -> Any:
+        """What Optuna is told of a result: its score (None: nothing to tell)."""
+        return None if result.score is None else float(result.score)
+
     def tell(self, arch: Architecture, result: Result) -> None:
         numbers = self._open.get(arch)
-        ok = result.state is TrialState.COMPLETE and result.score is not None
-        score = float(result.score) if ok and result.score is not None else None
+        complete = result.state is TrialState.COMPLETE
+        score = self._told_value(result) if complete else None
+        ok = score is not None
         if ok or arch not in self._scores:
             self._scores[arch] = score
         if not numbers:
